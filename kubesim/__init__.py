@@ -1,0 +1,1 @@
+"""A Kubernetes API server emulator for tests, benchmarks and the no-cluster demo."""

@@ -1,0 +1,110 @@
+"""A steady stream of writes at a set rate, each recorded with its time, for latency benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubesim.controllers.events import record_event
+from kubesim.resources import resource
+from kubesim.store import Store
+
+PODS = resource("", "pods")
+
+
+@dataclass
+class ChurnWrite:
+    """One write: its sequence number, resourceVersion and wall-clock time (time.time())."""
+
+    seq: int
+    resource_version: str
+    namespace: str
+    name: str
+    at: float
+
+
+@dataclass
+class Churn:
+    """Writes pod Events (mode `event`) or pod status changes (mode `pod-status`) at `rate` per second."""
+
+    store: Store
+    records: list[ChurnWrite] = field(default_factory=list)
+    _task: asyncio.Task[None] | None = None
+
+    def start(self, *, rate: float, count: int, mode: str, namespace: str | None) -> None:
+        if mode not in ("event", "pod-status"):
+            raise ValueError("mode must be 'event' or 'pod-status'")
+        if rate <= 0 or count <= 0:
+            raise ValueError("rate and count must be positive")
+        self.stop_nowait()
+        self.records = []
+        self._task = asyncio.create_task(self._run(rate, count, mode, namespace), name="kubesim-churn")
+
+    def stop_nowait(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _run(self, rate: float, count: int, mode: str, namespace: str | None) -> None:
+        period = 1.0 / rate
+        start = time.monotonic()
+        for seq in range(count):
+            # Sleep to an absolute schedule so the rate does not drift with the cost of each write.
+            await asyncio.sleep(max(0.0, start + seq * period - time.monotonic()))
+            pods = sorted(
+                (p for p in self.store.items(PODS, namespace) if not p["metadata"].get("deletionTimestamp")),
+                key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"]),
+            )
+            if not pods:
+                continue
+            pod = pods[seq % len(pods)]
+            written = self._write(pod, seq, mode)
+            if written is not None:
+                meta = pod["metadata"]
+                self.records.append(ChurnWrite(seq, written, meta["namespace"], meta["name"], time.time()))
+
+    def _write(self, pod: dict[str, Any], seq: int, mode: str) -> str | None:
+        if mode == "event":
+            event = record_event(
+                self.store, pod, reason="KubesimChurn", message=f"churn {seq}", component="kubesim-churn"
+            )
+            return None if event is None else str(event["metadata"]["resourceVersion"])
+        updated = copy.deepcopy(pod)
+        conditions = [
+            c
+            for c in updated.setdefault("status", {}).get("conditions", [])
+            if c.get("type") != "KubesimChurn"
+        ]
+        conditions.append({"type": "KubesimChurn", "status": "True", "message": f"churn {seq}"})
+        updated["status"]["conditions"] = conditions
+        written = self.store.write_internal(PODS, updated)
+        return str(written["metadata"]["resourceVersion"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "running": self.running,
+            "writes": [
+                {
+                    "seq": r.seq,
+                    "resourceVersion": r.resource_version,
+                    "namespace": r.namespace,
+                    "name": r.name,
+                    "at": r.at,
+                }
+                for r in self.records
+            ],
+        }

@@ -1,0 +1,144 @@
+"""The `/_kubesim/` control endpoint: fault injection, counters and churn, outside the Kubernetes paths."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from kubesim.churn import Churn
+from kubesim.faults import Faults, Rule
+from kubesim.metrics import Metrics
+from kubesim.store import Store
+
+PREFIX = "/_kubesim"
+
+
+class Control:
+    """Handlers for the control endpoint; every answer is JSON."""
+
+    def __init__(self, store: Store, faults: Faults, metrics: Metrics, churn: Churn) -> None:
+        self.store = store
+        self.faults = faults
+        self.metrics = metrics
+        self.churn = churn
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get(f"{PREFIX}/metrics", self.get_metrics),
+            web.post(f"{PREFIX}/metrics/reset", self.reset_metrics),
+            web.get(f"{PREFIX}/faults", self.get_faults),
+            web.post(f"{PREFIX}/faults", self.add_fault),
+            web.delete(f"{PREFIX}/faults", self.clear_faults),
+            web.post(f"{PREFIX}/latency", self.set_latency),
+            web.post(f"{PREFIX}/outage", self.start_outage),
+            web.post(f"{PREFIX}/watches/cut", self.cut_watches),
+            web.post(f"{PREFIX}/watches/expire-next", self.expire_next),
+            web.post(f"{PREFIX}/compact", self.compact),
+            web.post(f"{PREFIX}/churn", self.start_churn),
+            web.get(f"{PREFIX}/churn", self.get_churn),
+            web.delete(f"{PREFIX}/churn", self.stop_churn),
+        ]
+
+    async def get_metrics(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "requests": self.metrics.to_json(),
+                "openWatches": self.store.open_watch_count(),
+                "openWatchesByResource": self.store.open_watches_by_resource(),
+                "resourceVersion": self.store.resource_version,
+                "objects": self.store.object_counts(),
+            }
+        )
+
+    async def reset_metrics(self, request: web.Request) -> web.Response:
+        self.metrics.reset()
+        return web.json_response({"reset": True})
+
+    async def get_faults(self, request: web.Request) -> web.Response:
+        return web.json_response(self.faults.to_json())
+
+    async def add_fault(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        try:
+            rule = Rule(
+                action=str(body["action"]),
+                namespace=str(body.get("namespace", "*")),
+                name=str(body.get("name", "*")),
+            )
+            self.faults.add(rule)
+        except (KeyError, ValueError) as exc:
+            raise _bad(f"invalid fault: {exc}") from exc
+        return web.json_response(self.faults.to_json(), status=201)
+
+    async def clear_faults(self, request: web.Request) -> web.Response:
+        self.faults.clear()
+        return web.json_response(self.faults.to_json())
+
+    async def set_latency(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        self.faults.latency = _number(body, "seconds", 0.0)
+        return web.json_response(self.faults.to_json())
+
+    async def start_outage(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        code = int(_number(body, "code", 503))
+        if code not in (500, 502, 503, 504):
+            raise _bad("code must be 500, 502, 503 or 504")
+        self.faults.start_outage(_number(body, "seconds", 5.0), code)
+        return web.json_response(self.faults.to_json())
+
+    async def cut_watches(self, request: web.Request) -> web.Response:
+        return web.json_response({"cut": self.store.cut_watches()})
+
+    async def expire_next(self, request: web.Request) -> web.Response:
+        self.store.expire_next_watch()
+        return web.json_response({"expireNextWatch": True})
+
+    async def compact(self, request: web.Request) -> web.Response:
+        return web.json_response({"compactedResourceVersion": self.store.compact()})
+
+    async def start_churn(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        try:
+            self.churn.start(
+                rate=_number(body, "rate", 20.0),
+                count=int(_number(body, "count", 100)),
+                mode=str(body.get("mode", "event")),
+                namespace=body.get("namespace"),
+            )
+        except ValueError as exc:
+            raise _bad(str(exc)) from exc
+        return web.json_response({"started": True}, status=201)
+
+    async def get_churn(self, request: web.Request) -> web.Response:
+        return web.json_response(self.churn.to_json())
+
+    async def stop_churn(self, request: web.Request) -> web.Response:
+        await self.churn.stop()
+        return web.json_response(self.churn.to_json())
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise _bad(f"body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise _bad("body must be a JSON object")
+    return body
+
+
+def _number(body: dict[str, Any], key: str, default: float) -> float:
+    value = body.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise _bad(f"{key} must be a non-negative number")
+    return float(value)
+
+
+def _bad(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
