@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from kubesim import discovery, errors, patching, protobuf, resources
+from kubesim import discovery, errors, patching, protobuf, resources, tables
 from kubesim.errors import ApiError
 from kubesim.faults import Faults
 from kubesim.metrics import Metrics
@@ -163,7 +163,12 @@ class ApiServer:
         if verb == "watch":
             return await self._watch(request, route)
         if verb == "list":
-            return web.json_response(self._list(route, query))
+            listed = self._list(route, query)
+            if tables.wants_table(request.headers.get("Accept", "")):
+                printed = tables.table(rt, listed["items"], listed["metadata"]["resourceVersion"])
+                printed["metadata"] = listed["metadata"]
+                return web.json_response(printed)
+            return web.json_response(listed)
         if verb == "create":
             body = await _read_object(request)
             _check_kind(rt, body)
@@ -180,6 +185,8 @@ class ApiServer:
             obj = self.store.peek(rt, namespace, name)
             if obj is None:
                 raise errors.not_found(rt.plural, rt.group, name)
+            if tables.wants_table(request.headers.get("Accept", "")):
+                return web.json_response(tables.table(rt, [obj], obj["metadata"]["resourceVersion"]))
             return web.json_response(obj)
         if verb == "update":
             body = await _read_object(request)

@@ -7,10 +7,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from kubernetes_asyncio import config
+from kubernetes_asyncio.client import ApiClient, Configuration
 
 from kubesim.client import ControlClient
 from kubesim.process import KubesimProcess
-from tests.helpers import REPO, TOOLS_BIN, find_tool
+from tests.helpers import TOOLS_BIN, find_tool
+
+
+BOOKMARK_INTERVAL = 0.5
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +26,12 @@ def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def kubesim(session_dir: Path) -> Iterator[KubesimProcess]:
     """A kubesim process for the whole session, started and stopped by the tests."""
-    sim = KubesimProcess(kubeconfig=session_dir / "kubeconfig", log_path=session_dir / "kubesim.log")
+    sim = KubesimProcess(
+        kubeconfig=session_dir / "kubeconfig",
+        log_path=session_dir / "kubesim.log",
+        # Frequent bookmarks let the watch tests see one within a second.
+        extra_args=["--bookmark-interval", str(BOOKMARK_INTERVAL)],
+    )
     sim.start()
     try:
         yield sim
@@ -54,6 +64,15 @@ def kubectl() -> str:
 
 
 @pytest.fixture
+async def api(kubesim: KubesimProcess) -> AsyncIterator[ApiClient]:
+    """A kubernetes_asyncio client configured from the session's kubeconfig, as a real user would."""
+    configuration = Configuration()
+    await config.load_kube_config(config_file=str(kubesim.kubeconfig), client_configuration=configuration)
+    async with ApiClient(configuration=configuration) as client:
+        yield client
+
+
+@pytest.fixture
 async def control(kubesim: KubesimProcess) -> AsyncIterator[ControlClient]:
     """The kubesim control client; clears faults after each test so one test's breakage never leaks."""
     async with ControlClient(kubesim.url) as client:
@@ -61,6 +80,3 @@ async def control(kubesim: KubesimProcess) -> AsyncIterator[ControlClient]:
             yield client
         finally:
             await client.clear_faults()
-
-
-__all__ = ["REPO"]
