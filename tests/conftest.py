@@ -14,7 +14,6 @@ from kubesim.client import ControlClient
 from kubesim.process import KubesimProcess
 from tests.helpers import TOOLS_BIN, find_tool
 
-
 BOOKMARK_INTERVAL = 0.5
 
 
