@@ -73,6 +73,18 @@ def resource_list(group_name: str, version: str) -> Doc | None:
         if rt.categories:
             entry["categories"] = list(rt.categories)
         resources.append(entry)
+        if rt.has_scale:
+            resources.append(
+                {
+                    "name": f"{rt.plural}/scale",
+                    "singularName": "",
+                    "namespaced": rt.namespaced,
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "kind": "Scale",
+                    "verbs": list(READ_ONLY_STATUS_VERBS),
+                }
+            )
         if rt.has_status:
             resources.append(
                 {

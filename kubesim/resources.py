@@ -25,6 +25,11 @@ class ResourceType:
     verbs: tuple[str, ...] = field(default=ALL_VERBS)
 
     @property
+    def has_scale(self) -> bool:
+        """Whether the type serves the autoscaling/v1 `scale` subresource (kubectl scale uses it)."""
+        return self.kind in ("Deployment", "ReplicaSet", "StatefulSet")
+
+    @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 

@@ -23,6 +23,7 @@ from kubesim.selectors import (
     FieldSelector,
     LabelSelector,
     SelectorError,
+    label_selector_from_object,
     parse_field_selector,
     parse_label_selector,
 )
@@ -179,6 +180,8 @@ class ApiServer:
         name = route.name or ""
         namespace = route.namespace or ""
         namespace_finalize = rt.kind == "Namespace" and route.subresource == "finalize"
+        if route.subresource == "scale" and rt.has_scale:
+            return web.json_response(await self._scale(request, verb, rt, namespace, name, dry_run=dry_run))
         if route.subresource not in ("", "status") and not namespace_finalize:
             raise _missing()
         if verb == "get":
@@ -304,20 +307,20 @@ class ApiServer:
         self, request: web.Request, route: Route, name: str, namespace: str, *, dry_run: bool
     ) -> tuple[Obj, bool]:
         rt = route.rt
-        content_type = request.content_type
-        if content_type not in PATCH_TYPES:
-            raise errors.unsupported_media_type(content_type)
-        raw = await request.read()
-        try:
-            body = yaml.safe_load(raw) if content_type == APPLY else json.loads(raw or b"null")
-        except (ValueError, yaml.YAMLError) as exc:
-            raise errors.bad_request(f"error decoding patch: {exc}") from exc
         live = self.store.get(rt, namespace, name)
-        sub = "status" if route.subresource == "status" else ""
-        if content_type == APPLY:
+        if request.content_type == APPLY:
+            body = await _patch_body(request)
             return self._apply(request, route, name, namespace, body, live, dry_run=dry_run)
         if live is None:
             raise errors.not_found(rt.plural, rt.group, name)
+        new = await self._patched(request, live, kind=rt.kind)
+        sub = "status" if route.subresource == "status" else ""
+        return self.store.replace(rt, namespace, name, new, subresource=sub, dry_run=dry_run), False
+
+    async def _patched(self, request: web.Request, live: Obj, *, kind: str) -> Obj:
+        """`live` with the request's JSON, merge or strategic merge patch applied."""
+        content_type = request.content_type
+        body = await _patch_body(request)
         try:
             if content_type == "application/json-patch+json":
                 if not isinstance(body, list):
@@ -327,15 +330,47 @@ class ApiServer:
                 raise errors.bad_request("patch body must be a JSON object")
             elif content_type == "application/merge-patch+json":
                 new = patching.merge_patch(live, body)
+            elif content_type == "application/strategic-merge-patch+json":
+                new = patching.strategic_merge_patch(live, body, kind=kind)
             else:
-                new = patching.strategic_merge_patch(live, body, kind=rt.kind)
+                raise errors.unsupported_media_type(content_type)
         except patching.PatchError as exc:
             raise errors.ApiError(
                 422, "Invalid", f"the server rejected our request due to an error in our request: {exc}"
             ) from exc
         if not isinstance(new, dict):
             raise errors.bad_request("the patch turned the object into something other than an object")
-        return self.store.replace(rt, namespace, name, new, subresource=sub, dry_run=dry_run), False
+        return new
+
+    async def _scale(
+        self, request: web.Request, verb: str, rt: ResourceType, namespace: str, name: str, *, dry_run: bool
+    ) -> Obj:
+        """The autoscaling/v1 Scale view of a workload; writing it changes only spec.replicas."""
+        live = self.store.get(rt, namespace, name)
+        if live is None:
+            raise errors.not_found(rt.plural, rt.group, name)
+        scale = _scale_of(live)
+        if verb == "get":
+            return scale
+        if verb == "update":
+            body = await _read_object(request)
+        elif verb == "patch" and request.content_type != APPLY:
+            body = await self._patched(request, scale, kind="Scale")
+        else:
+            raise errors.method_not_allowed(f"{verb} is not supported on {rt.plural}/scale")
+        sent_rv = str((body.get("metadata") or {}).get("resourceVersion") or "")
+        if sent_rv and sent_rv != live["metadata"]["resourceVersion"]:
+            raise errors.conflict(rt.plural, rt.group, name)
+        replicas = (body.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            cause = {
+                "reason": "FieldValueInvalid",
+                "field": "spec.replicas",
+                "message": "must be an integer >= 0",
+            }
+            raise errors.invalid("Scale", "autoscaling", name, [cause])
+        live.setdefault("spec", {})["replicas"] = replicas
+        return _scale_of(self.store.replace(rt, namespace, name, live, dry_run=dry_run))
 
     def _apply(
         self,
@@ -457,6 +492,34 @@ class ApiServer:
                     return
                 chunks.append(_line(kind, obj))
             await response.write(b"".join(chunks))
+
+
+def _scale_of(obj: Obj) -> Obj:
+    meta = obj["metadata"]
+    selector = (obj.get("spec") or {}).get("selector") or {}
+    status = obj.get("status") or {}
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+        },
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+        "status": {
+            "replicas": status.get("replicas", 0),
+            "selector": str(label_selector_from_object(selector)),
+        },
+    }
+
+
+async def _patch_body(request: web.Request) -> Any:
+    if request.content_type not in PATCH_TYPES:
+        raise errors.unsupported_media_type(request.content_type)
+    raw = await request.read()
+    try:
+        return yaml.safe_load(raw) if request.content_type == APPLY else json.loads(raw or b"null")
+    except (ValueError, yaml.YAMLError) as exc:
+        raise errors.bad_request(f"error decoding patch: {exc}") from exc
 
 
 def _verb(method: str, *, is_watch: bool, collection: bool) -> str:
