@@ -62,16 +62,24 @@ class Churn:
     async def _run(self, rate: float, count: int, mode: str, namespace: str | None) -> None:
         period = 1.0 / rate
         start = time.monotonic()
+        targets: list[tuple[str, str]] = []
+        refreshed = -1.0
         for seq in range(count):
             # Sleep to an absolute schedule so the rate does not drift with the cost of each write.
             await asyncio.sleep(max(0.0, start + seq * period - time.monotonic()))
-            pods = sorted(
-                (p for p in self.store.items(PODS, namespace) if not p["metadata"].get("deletionTimestamp")),
-                key=lambda p: (p["metadata"]["namespace"], p["metadata"]["name"]),
-            )
-            if not pods:
+            if time.monotonic() - refreshed > 1.0:
+                # Sorting thousands of pods costs milliseconds: do it once a second, not on every write.
+                targets = sorted(
+                    (p["metadata"]["namespace"], p["metadata"]["name"])
+                    for p in self.store.items(PODS, namespace)
+                    if not p["metadata"].get("deletionTimestamp")
+                )
+                refreshed = time.monotonic()
+            if not targets:
                 continue
-            pod = pods[seq % len(pods)]
+            pod = self.store.peek(PODS, *targets[seq % len(targets)])
+            if pod is None:
+                continue
             written = self._write(pod, seq, mode)
             if written is not None:
                 meta = pod["metadata"]

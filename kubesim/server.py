@@ -28,7 +28,7 @@ from kubesim.selectors import (
     parse_label_selector,
 )
 from kubesim.settings import Settings
-from kubesim.store import CLOSED, Obj, Store, Watch
+from kubesim.store import CLOSED, Obj, Store, Watch, watch_line
 
 APPLY = "application/apply-patch+yaml"
 PATCH_TYPES = (
@@ -451,7 +451,7 @@ class ApiServer:
             )
         except ApiError as exc:
             # The real server answers a too-old resourceVersion with 200 and a single ERROR event.
-            await response.write(_line("ERROR", exc.status()))
+            await response.write(watch_line("ERROR", exc.status()))
             await response.write_eof()
             return response
         try:
@@ -476,21 +476,21 @@ class ApiServer:
                 if wait <= 0:
                     return
             try:
-                kind, obj = await asyncio.wait_for(watch.queue.get(), wait)
+                line = await asyncio.wait_for(watch.queue.get(), wait)
             except TimeoutError:
                 if bookmarks and (deadline is None or time.monotonic() < deadline):
-                    await response.write(_line("BOOKMARK", self.store.bookmark(watch.rt)))
+                    await response.write(watch_line("BOOKMARK", self.store.bookmark(watch.rt)))
                 continue
-            if kind == CLOSED:
+            if line == CLOSED:
                 return
             # Drain what is already queued into one write: fewer syscalls under bursts.
-            chunks = [_line(kind, obj)]
+            chunks = [line]
             while not watch.queue.empty():
-                kind, obj = watch.queue.get_nowait()
-                if kind == CLOSED:
+                line = watch.queue.get_nowait()
+                if line == CLOSED:
                     await response.write(b"".join(chunks))
                     return
-                chunks.append(_line(kind, obj))
+                chunks.append(line)
             await response.write(b"".join(chunks))
 
 
@@ -534,10 +534,6 @@ def _verb(method: str, *, is_watch: bool, collection: bool) -> str:
     if method not in verbs:
         raise errors.method_not_allowed(f"method {method} is not supported on this path")
     return verbs[method]
-
-
-def _line(kind: str, obj: Obj) -> bytes:
-    return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
 
 def _found(doc: Obj | None) -> Obj:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import uuid
 from collections import deque
@@ -19,7 +20,7 @@ from kubesim.settings import Settings
 from kubesim.timeutil import now_rfc3339
 
 Obj = dict[str, Any]
-CLOSED = "CLOSED"  # queue sentinel: the watch was closed by the server
+CLOSED = b""  # queue sentinel: the watch was closed by the server
 NAMESPACES = resource("", "namespaces")
 # Kinds whose metadata.generation tracks spec changes (the real strategies set it for these).
 _GENERATION_KINDS = {
@@ -53,6 +54,19 @@ class Change:
     type: str  # ADDED, MODIFIED or DELETED
     obj: Obj
     old: Obj | None
+    _lines: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    def line(self, kind: str) -> bytes:
+        """The watch line for this change as `kind`, encoded once however many watches send it."""
+        encoded = self._lines.get(kind)
+        if encoded is None:
+            encoded = self._lines[kind] = watch_line(kind, self.obj)
+        return encoded
+
+
+def watch_line(kind: str, obj: Obj) -> bytes:
+    """One watch event as the API server streams it: a JSON object and a newline."""
+    return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
 
 @dataclass(eq=False)
@@ -63,7 +77,7 @@ class Watch:
     namespace: str | None
     labels: LabelSelector
     fields: FieldSelector
-    queue: asyncio.Queue[tuple[str, Obj]]
+    queue: asyncio.Queue[bytes]  # encoded watch lines
     limit: int
     closed_reason: str | None = None
     closed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -94,20 +108,20 @@ class Watch:
         else:
             kind = None
         if kind is not None:
-            self.send(kind, change.obj)
+            self.send(change.line(kind))
 
-    def send(self, kind: str, obj: Obj) -> None:
+    def send(self, line: bytes) -> None:
         if self.queue.qsize() >= self.limit:
             self.close("watch client too slow: its event buffer is full")
             return
-        self.queue.put_nowait((kind, obj))
+        self.queue.put_nowait(line)
 
     def close(self, reason: str) -> None:
         if not self.closed.is_set():
             self.closed_reason = reason
             self.closed.set()
             # The sentinel wakes the handler blocked on the queue; it bypasses the size limit on purpose.
-            self.queue.put_nowait((CLOSED, {}))
+            self.queue.put_nowait(CLOSED)
 
 
 Listener = Callable[[Change], None]
@@ -428,13 +442,19 @@ class Store:
         # No await between the replay and registration, so no change can fall in between.
         if initial:
             for obj in self.list(rt, watch.namespace, labels, fields):
-                watch.send("ADDED", obj)
+                watch.send(watch_line("ADDED", obj))
             if initial_end_bookmark:
-                watch.send("BOOKMARK", self.bookmark(rt, initial_events_end=True))
+                watch.send(watch_line("BOOKMARK", self.bookmark(rt, initial_events_end=True)))
         elif since is not None:
-            for change in self._log:
-                if change.rv > since and change.rt is rt:
-                    watch.offer(change)
+            # Newest first, stopping at `since`: a resume near the head costs little however long the log is.
+            missed = []
+            for change in reversed(self._log):
+                if change.rv <= since:
+                    break
+                if change.rt is rt:
+                    missed.append(change)
+            for change in reversed(missed):
+                watch.offer(change)
         self._watches[rt.key].add(watch)
         return watch
 
