@@ -1,0 +1,1 @@
+"""Storeplane: the control plane that provisions isolated WooCommerce stores on Kubernetes."""
