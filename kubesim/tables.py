@@ -88,6 +88,11 @@ def _job_status(obj: Obj) -> str:
     return "Running"
 
 
+def _node_status(obj: Obj) -> str:
+    ready = [c for c in _status(obj).get("conditions") or [] if c.get("type") == "Ready"]
+    return "Ready" if ready and ready[0].get("status") == "True" else "NotReady"
+
+
 def _ports(obj: Obj) -> str:
     ports = _spec(obj).get("ports") or []
     return ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in ports) or "<none>"
@@ -141,6 +146,13 @@ _COLUMNS: dict[str, list[Column]] = {
         ("Capacity", "string", lambda o: (_status(o).get("capacity") or {}).get("storage", "")),
         ("StorageClass", "string", lambda o: _spec(o).get("storageClassName", "")),
         _AGE,
+    ],
+    "Node": [
+        _NAME,
+        ("Status", "string", _node_status),
+        ("Roles", "string", lambda o: "<none>"),
+        _AGE,
+        ("Version", "string", lambda o: (_status(o).get("nodeInfo") or {}).get("kubeletVersion", "")),
     ],
     "Namespace": [_NAME, ("Status", "string", lambda o: _status(o).get("phase", "")), _AGE],
     "Service": [
