@@ -1,0 +1,1 @@
+"""The database: Tortoise configuration, migrations applied on start, and connection lifecycle."""

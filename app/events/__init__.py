@@ -1,0 +1,1 @@
+"""Store events: written once by a single writer, then fanned out to subscribers in memory."""

@@ -1,0 +1,55 @@
+"""StoreEvent: the append-only history of a store; its integer id is the subscription cursor."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from tortoise import fields
+from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from app.stores.models import Store
+
+
+class EventType(StrEnum):
+    """Mirrors the Kubernetes Event types."""
+
+    NORMAL = "Normal"
+    WARNING = "Warning"
+
+
+class EventSource(StrEnum):
+    API = "api"
+    HELM = "helm"
+    KUBERNETES = "kubernetes"
+
+
+class StoreEvent(Model):
+    """Inserted only by `app.events.writer.EventWriter`, so that ids become visible in increasing order."""
+
+    # AUTOINCREMENT on SQLite, BIGSERIAL on PostgreSQL: ids are never reused, even after the newest row goes.
+    id = fields.BigIntField(primary_key=True)
+    store: fields.ForeignKeyRelation[Store] = fields.ForeignKeyField(
+        "storeplane.Store", related_name="events", on_delete=fields.CASCADE
+    )
+    time = fields.DatetimeField(description="When it happened (for Kubernetes events: their last timestamp)")
+    type = fields.CharEnumField(EventType, max_length=16)
+    reason = fields.CharField(
+        max_length=128, description="CamelCase machine-readable reason, as in Kubernetes"
+    )
+    message = fields.TextField()
+    source = fields.CharEnumField(EventSource, max_length=16)
+    involved_kind = fields.CharField(max_length=64, null=True, description="Kind of the object it is about")
+    involved_name = fields.CharField(max_length=253, null=True, description="Name of the object it is about")
+
+    store_id: str
+
+    class Meta:
+        table = "store_event"
+        ordering = ["id"]
+        # Replaying one store's events after a cursor: WHERE store_id = ? AND id > ? ORDER BY id.
+        indexes = (("store_id", "id"),)
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.reason}: {self.message}"

@@ -1,0 +1,1 @@
+"""Stores: one WooCommerce (or other engine) shop per Kubernetes namespace."""
