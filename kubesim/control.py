@@ -87,6 +87,8 @@ class Control:
         if code not in (500, 502, 503, 504):
             raise _bad("code must be 500, 502, 503 or 504")
         self.faults.start_outage(_number(body, "seconds", 5.0), code)
+        # A real API server that goes away drops its watches too: clients must reconnect into the outage.
+        self.store.cut_watches()
         return web.json_response(self.faults.to_json())
 
     async def cut_watches(self, request: web.Request) -> web.Response:

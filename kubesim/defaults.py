@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any
 
@@ -34,6 +35,12 @@ def apply_defaults(rt: ResourceType, obj: Obj) -> None:
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
     elif rt.kind == "Secret":
         obj.setdefault("type", "Opaque")
+        # stringData is write-only: the server folds it into data (base64) and never stores it.
+        string_data = obj.pop("stringData", None) or {}
+        if string_data:
+            data = obj.get("data") or {}
+            data.update({k: base64.b64encode(str(v).encode()).decode() for k, v in string_data.items()})
+            obj["data"] = data
     elif not isinstance(spec, dict):
         return
     elif rt.kind == "Pod":

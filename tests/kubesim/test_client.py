@@ -479,3 +479,12 @@ async def test_discovery_lists_groups_versions_and_resources(kubesim: KubesimPro
         assert "fieldValidation" in {p["name"] for p in patch["parameters"]}
         async with http.get(f"{kubesim.url}/apis/no.such.group/v1") as response:
             assert response.status == 404
+
+
+async def test_secret_string_data_is_folded_into_data(api: ApiClient) -> None:
+    core = CoreV1Api(api)
+    ns = await _namespace(core)
+    body: Any = {"metadata": {"name": "creds"}, "data": {"a": "MQ=="}, "stringData": {"b": "two"}}
+    created = await core.create_namespaced_secret(ns, body)
+    assert created.data == {"a": "MQ==", "b": base64.b64encode(b"two").decode()}
+    assert created.string_data is None
