@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.k8s import helm_args
 
 # The repository root when running from a checkout (app/ sits directly below it).
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -21,10 +21,6 @@ _OWNER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 _DNS_NAME_RE = re.compile(rf"^(?=.{{1,253}}$){_DNS_LABEL}(\.{_DNS_LABEL})*$")
 _DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
-
-
-class HelmNotFoundError(RuntimeError):
-    """No helm binary in the setting, the repository's tools folder or PATH."""
 
 
 def _is_checkout(root: Path) -> bool:
@@ -241,16 +237,5 @@ class Settings(BaseSettings):
 
 def resolve_helm_binary(settings: Settings) -> Path:
     """The helm to run: the setting, else the repository's pinned copy, else the first on PATH."""
-    if settings.helm_binary is not None:
-        if not os.access(settings.helm_binary, os.X_OK):
-            raise HelmNotFoundError(
-                f"STOREPLANE_HELM_BINARY {settings.helm_binary} is not an executable file"
-            )
-        return settings.helm_binary
-    pinned = REPO_ROOT / ".tools" / "bin" / "helm"
-    if os.access(pinned, os.X_OK):
-        return pinned
-    found = shutil.which("helm")
-    if found is None:
-        raise HelmNotFoundError("helm not found: run scripts/install-tools or set STOREPLANE_HELM_BINARY")
-    return Path(found)
+    explicit = None if settings.helm_binary is None else str(settings.helm_binary)
+    return Path(helm_args.resolve_helm_binary(explicit, repo_root=REPO_ROOT))

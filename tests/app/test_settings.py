@@ -8,7 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 import app.settings as settings_module
-from app.settings import REPO_ROOT, HelmNotFoundError, Settings, parse_api_tokens, resolve_helm_binary
+from app.k8s.errors import HelmBinaryNotFound
+from app.settings import REPO_ROOT, Settings, parse_api_tokens, resolve_helm_binary
 
 TOKEN_A = "tok-aaaaaaaaaaaaaaaa"
 TOKEN_B = "tok-bbbbbbbbbbbbbbbb"
@@ -140,7 +141,7 @@ def test_helm_resolution_prefers_setting_then_repo_tools_then_path(
     pinned.unlink()
     assert resolve_helm_binary(Settings()) == on_path
     on_path.unlink()
-    with pytest.raises(HelmNotFoundError, match="helm not found"):
+    with pytest.raises(HelmBinaryNotFound, match="helm not found"):
         resolve_helm_binary(Settings())
-    with pytest.raises(HelmNotFoundError, match="not an executable"):
+    with pytest.raises(HelmBinaryNotFound, match="not an executable"):
         resolve_helm_binary(Settings(helm_binary=tmp_path / "missing"))
