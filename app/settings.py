@@ -156,6 +156,11 @@ class Settings(BaseSettings):
         gt=0,
         description="timeoutSeconds asked of the API server per watch request; then rewatch.",
     )
+    drift_grace_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="How long a Ready store's workload may stay unready before the store is marked Failed.",
+    )
 
     # --- events ---
     event_subscriber_queue_size: int = Field(

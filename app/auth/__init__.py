@@ -1,0 +1,1 @@
+"""Callers: who is calling, resolved from a bearer token."""

@@ -1,0 +1,67 @@
+"""`storeplane serve` and `storeplane export-schema`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from app.settings import REPO_ROOT, Settings
+
+
+def _serve(settings: Settings, *, host: str, port: int) -> None:
+    from app.cluster import cluster_component
+    from app.server import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = uvicorn.Config(
+        create_app(settings, components=[cluster_component]),
+        host=host,
+        port=port,
+        lifespan="on",
+        # The sans-I/O implementation of the websockets library (its legacy one is deprecated).
+        ws="websockets-sansio",
+        log_config=None,
+    )
+    uvicorn.Server(config).run()
+
+
+def _export_schema(settings: Settings, *, output: Path) -> None:
+    from app.graphql.schema import schema_sdl
+
+    output.write_text(schema_sdl(settings))
+    print(f"wrote {output}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="storeplane", description="Storeplane control plane")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the API server")
+    serve.add_argument("--host", help="address to bind (default: STOREPLANE_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: STOREPLANE_PORT or 8000)")
+    export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
+    export.add_argument(
+        "--output",
+        type=Path,
+        default=REPO_ROOT / "schema.graphql",
+        help="file to write (default: schema.graphql)",
+    )
+    args = parser.parse_args(argv)
+    settings = Settings()
+    if args.command == "serve":
+        _serve(
+            settings,
+            host=args.host if args.host is not None else settings.host,
+            port=args.port if args.port is not None else settings.port,
+        )
+    else:
+        _export_schema(settings, output=args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Errors a client may see, and the masking of every other one behind an id that the server log holds."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+log = logging.getLogger(__name__)
+
+
+class ClientError(Exception):
+    """An error whose message is meant for the client (bad cursor, store not found in a query, ...)."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        # graphql-core copies an original error's `extensions` into the error the client receives.
+        self.extensions = {"code": code}
+
+
+def _is_internal(error: GraphQLError) -> bool:
+    # Errors without an original exception come from graphql-core itself (syntax, validation, the depth,
+    # token and alias limits): they describe the request, not the server, and are shown as they are.
+    original = error.original_error
+    return original is not None and not isinstance(original, ClientError | GraphQLError)
+
+
+class MaskInternalErrors(MaskErrors):
+    """Replaces internal errors by "Internal error (id ...)" and logs the original with the same id."""
+
+    def __init__(self, should_mask_error: Callable[[GraphQLError], bool] = _is_internal) -> None:
+        super().__init__(should_mask_error=should_mask_error)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        error_id = secrets.token_hex(6)
+        original = error.original_error
+        log.error(
+            "internal error %s at %s",
+            error_id,
+            ".".join(str(part) for part in error.path or ()) or "(operation)",
+            exc_info=(type(original), original, original.__traceback__) if original is not None else None,
+        )
+        return GraphQLError(
+            message=f"Internal error (id {error_id})",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions={"code": "INTERNAL", "errorId": error_id},
+        )

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.graphql.context import Info
+from app.graphql.types.enums import StoreStatus
+from app.graphql.types.progress import StoreProgress
+from app.graphql.types.store_event import StoreEvent
+from app.stores.models import Store as StoreModel
+from app.stores.progress import store_progress
+
+
+def resolve_progress(root: Store, info: Info) -> StoreProgress:
+    services = info.context.services
+    return StoreProgress.from_model(
+        store_progress(store=root.model, catalog=services.catalog, tracker=services.tracker)
+    )
+
+
+async def resolve_last_event(root: Store, info: Info) -> StoreEvent | None:
+    event = await info.context.services.stores.last_event(store_id=root.model.id)
+    return None if event is None else StoreEvent.from_model(event)
+
+
+@strawberry.type(description="A store: one engine installed in a namespace of its own.")
+class Store:
+    id: strawberry.ID
+    name: str
+    engine: str
+    status: StoreStatus
+    namespace: str
+    owner: str
+    storefront_url: str | None
+    admin_url: str | None
+    failure_reason: str | None
+    created_at: datetime
+    ready_at: datetime | None
+    deleted_at: datetime | None
+    progress: StoreProgress = strawberry.field(
+        resolver=resolve_progress, description="Steps done of the engine's known steps."
+    )
+    last_event: StoreEvent | None = strawberry.field(
+        resolver=resolve_last_event, description="The newest event of this store."
+    )
+    model: strawberry.Private[StoreModel]
+
+    @classmethod
+    def from_model(cls, store: StoreModel) -> Store:
+        return cls(
+            id=strawberry.ID(store.id),
+            name=store.name,
+            engine=store.engine,
+            status=store.status,
+            namespace=store.namespace,
+            owner=store.owner,
+            storefront_url=store.storefront_url,
+            admin_url=store.admin_url,
+            failure_reason=store.failure_reason,
+            created_at=store.created_at,
+            ready_at=store.ready_at,
+            deleted_at=store.deleted_at,
+            model=store,
+        )

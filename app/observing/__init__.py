@@ -1,0 +1,1 @@
+"""Observing: watch events become StoreEvents, readiness, progress and drift, without polling the API."""

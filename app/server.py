@@ -1,0 +1,195 @@
+"""The Starlette application: its lifespan owns every background task; GraphQL, /healthz and /readyz.
+
+Start-up, in order: database (migrations applied), engine catalogue, tokens, buses, event writer, then the
+registered components (provisioner, watchers, reconciler, added by `create_app(components=...)`), each an
+async context manager entered in order. Shutdown leaves them in reverse: components first, then the writer
+(committing what is queued), the buses (ending every subscription), the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from tortoise.connection import get_connection
+
+from app.auth.tokens import TokenAuthenticator, load_tokens
+from app.db.lifecycle import close_db, init_db
+from app.engines.catalog import Catalog, load_catalog
+from app.events.bus import EventBus
+from app.events.models import StoreEvent
+from app.events.writer import EventWriter
+from app.graphql.context import Services
+from app.graphql.schema import build_schema
+from app.graphql.view import GraphQLApp
+from app.provisioning.protocol import NoProvisioner, Provisioner
+from app.settings import Settings
+from app.stores.changes import StoreChanged, StoreChanges
+from app.stores.owners import StoreOwners
+from app.stores.progress import StatusOnlyTracker, StepTracker
+from app.stores.service import StoreService
+
+log = logging.getLogger(__name__)
+
+# How long /readyz waits for one check. TODO(settings): readiness_check_timeout_seconds.
+READINESS_CHECK_TIMEOUT = 2.0
+
+# A readiness check returns None when ready, else a short reason for /readyz (no secrets, no stack traces).
+ReadinessCheck = Callable[[], Awaitable[str | None]]
+
+
+@dataclass(kw_only=True)
+class Runtime:
+    """What the lifespan has started; components read it and may fill the slots marked below."""
+
+    settings: Settings
+    catalog: Catalog
+    events: EventBus[StoreEvent]
+    changes: StoreChanges
+    writer: EventWriter
+    owners: StoreOwners
+    # Slots a component may fill while being entered; the store service is built after all are entered.
+    provisioner: Provisioner | None = None
+    tracker: StepTracker | None = None
+    readiness_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    services: Services | None = None
+
+
+# A component: given the runtime, an async context manager that starts on enter and stops on exit.
+Component = Callable[[Runtime], AbstractAsyncContextManager[None]]
+
+
+class _State:
+    """Filled by the lifespan; the routes read it per request."""
+
+    runtime: Runtime | None = None
+    authenticator: TokenAuthenticator | None = None
+
+    def require_runtime(self) -> Runtime:
+        if self.runtime is None:
+            raise RuntimeError("the application is not started")
+        return self.runtime
+
+    def require_services(self) -> Services:
+        services = self.require_runtime().services
+        if services is None:
+            raise RuntimeError("the application is not started")
+        return services
+
+    def require_authenticator(self) -> TokenAuthenticator:
+        if self.authenticator is None:
+            raise RuntimeError("the application is not started")
+        return self.authenticator
+
+
+async def _database_ready() -> str | None:
+    await get_connection("default").execute_query("SELECT 1")
+    return None
+
+
+def create_app(settings: Settings, *, components: Sequence[Component] = ()) -> Starlette:
+    state = _State()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            await init_db(settings)
+            stack.push_async_callback(close_db)
+            catalog = await asyncio.to_thread(load_catalog, settings.charts_dir / "engines.yaml")
+            state.authenticator = TokenAuthenticator(await asyncio.to_thread(load_tokens, settings))
+            owners = StoreOwners()
+            await owners.load()
+            events: EventBus[StoreEvent] = EventBus(queue_size=settings.event_subscriber_queue_size)
+            changes: StoreChanges = EventBus[StoreChanged](queue_size=settings.event_subscriber_queue_size)
+            stack.callback(events.close)
+            stack.callback(changes.close)
+            writer = EventWriter(
+                bus=events,
+                queue_size=settings.event_writer_queue_size,
+                batch_max=settings.event_writer_batch_max,
+                drain_timeout=settings.event_writer_drain_timeout_seconds,
+            )
+            writer.start()
+            stack.push_async_callback(writer.stop)
+            runtime = Runtime(
+                settings=settings,
+                catalog=catalog,
+                events=events,
+                changes=changes,
+                writer=writer,
+                owners=owners,
+            )
+            runtime.readiness_checks["database"] = _database_ready
+            for component in components:
+                await stack.enter_async_context(component(runtime))
+            if runtime.provisioner is None:
+                log.warning("no provisioner registered: new stores stay Pending until one runs")
+            stores = StoreService(
+                catalog=catalog,
+                writer=writer,
+                changes=changes,
+                owners=owners,
+                provisioner=runtime.provisioner or NoProvisioner(),
+                max_stores_per_owner=settings.max_stores_per_owner,
+            )
+            runtime.services = Services(
+                catalog=catalog,
+                stores=stores,
+                events=events,
+                changes=changes,
+                owners=owners,
+                tracker=runtime.tracker or StatusOnlyTracker(),
+            )
+            state.runtime = runtime
+            app.state.runtime = runtime
+            log.info("storeplane ready")
+            try:
+                yield
+            finally:
+                state.runtime = None
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        runtime = state.runtime
+        if runtime is None:
+            return JSONResponse({"status": "starting", "checks": {}}, status_code=503)
+        results: dict[str, str] = {}
+        for name, check in list(runtime.readiness_checks.items()):
+            try:
+                async with asyncio.timeout(READINESS_CHECK_TIMEOUT):
+                    reason = await check()
+            except Exception:
+                log.warning("readiness check %s failed", name, exc_info=True)
+                reason = "unreachable"
+            results[name] = reason or "ok"
+        ready = all(result == "ok" for result in results.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    graphql = GraphQLApp(
+        schema=build_schema(settings),
+        graphql_ide="graphiql",
+        services=state.require_services,
+        authenticator=state.require_authenticator,
+    )
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,241 @@
+"""Provisioning against kubesim with the real helm binary, the woocommerce chart and a real SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import pytest
+from kubernetes_asyncio.client import AppsV1Api
+
+from app.events.models import EventSource, StoreEvent
+from app.stores.models import Store, StoreStatus
+from kubesim.client import ControlClient
+from kubesim.process import KubesimProcess
+from tests.app.provisioning.stack import database, new_store, running, settings_for, status_of, unique_name
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.timeout(240)
+
+
+async def reaches(store_id: str, status: StoreStatus, *, timeout: float = 60.0) -> Store:
+    async def probe() -> Store | None:
+        store = await Store.get(id=store_id)
+        return store if store.status == status else None
+
+    return await eventually(probe, timeout=timeout, interval=0.1, what=f"store {store_id} {status}")
+
+
+async def test_a_store_becomes_ready_with_urls_and_its_events_in_order(
+    kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path, provisioning_timeout_seconds=60)
+    async with (
+        database(settings),
+        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
+    ):
+        name = unique_name()
+        store = await new_store(name)
+        await stack.provisioner.submit(store.id)
+        ready = await reaches(store.id, StoreStatus.READY)
+        assert ready.storefront_url == f"http://{name}.localtest.me/"
+        assert ready.admin_url == f"http://{name}.localtest.me/wp-admin/"
+        assert ready.ready_at is not None
+        assert ready.failure_reason is None
+        events = await StoreEvent.filter(store_id=store.id).order_by("id")
+        reasons = [event.reason for event in events]
+        first = {reason: reasons.index(reason) for reason in reversed(reasons)}
+        assert first["Provisioning"] < first["NamespaceCreated"] < first["HelmInstalled"]
+        assert first["HelmInstalled"] < first["Pulled"] < first["Started"] < first["JobCompleted"]
+        # Kubernetes may still report on the store after Ready (late kubelet events, the finished Job's pod
+        # going away), so Ready is the last of the provisioning steps, not necessarily the last event.
+        assert first["JobCompleted"] < first["IngressReady"] < first["Ready"]
+        assert reasons.count("Ready") == 1
+        messages = [event.message for event in events]
+        assert any(
+            m.startswith(f"Pod {name}-mariadb-0 pulled image ") and m.endswith("mariadb:11.8.3")
+            for m in messages
+        )
+        assert any(m.startswith(f"Job {name}-setup-") and m.endswith(" completed") for m in messages)
+        assert f"Ingress ready at http://{name}.localtest.me/" in messages
+        sources = {event.reason: event.source for event in events}
+        assert sources["HelmInstalled"] == EventSource.HELM
+        assert sources["Pulled"] == EventSource.KUBERNETES
+        assert sources["Ready"] == EventSource.API
+        # No duplicate for an unchanged object: one note per state change.
+        keys = [(e.involved_kind, e.involved_name, e.reason, e.message) for e in events]
+        assert len(keys) == len(set(keys))
+        assert stack.observer.steps_done(ready) == {
+            s.id for s in stack.observer._catalog.engines["woocommerce"].steps
+        }
+
+
+async def test_a_deleted_store_loses_its_namespace_and_becomes_deleted(
+    kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path, provisioning_timeout_seconds=60)
+    async with (
+        database(settings),
+        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
+    ):
+        store = await new_store(unique_name())
+        await stack.provisioner.submit(store.id)
+        await reaches(store.id, StoreStatus.READY)
+        await stack.provisioner.request_delete(store.id)
+        assert await status_of(store.id) == StoreStatus.DELETING
+        deleted = await reaches(store.id, StoreStatus.DELETED)
+        assert deleted.deleted_at is not None
+        assert not stack.observer.namespace_present(store.namespace)
+        reasons = [e.reason for e in await StoreEvent.filter(store_id=store.id).order_by("id")]
+        tail = reasons[reasons.index("HelmUninstalled") :]
+        assert tail == ["HelmUninstalled", "NamespaceDeleting", "NamespaceDeleted", "Deleted"], tail
+
+
+async def test_deleting_a_store_mid_install_cancels_it_and_leaves_nothing(
+    kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path, provisioning_timeout_seconds=60)
+    async with (
+        database(settings),
+        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
+    ):
+        store = await new_store(unique_name())
+        await stack.provisioner.submit(store.id)
+        await reaches(store.id, StoreStatus.PROVISIONING, timeout=10)
+        await stack.provisioner.request_delete(store.id)
+        await reaches(store.id, StoreStatus.DELETED)
+        assert not stack.helm.running
+
+
+async def test_a_never_ready_pod_fails_the_store_naming_it_and_retry_makes_it_ready(
+    kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], control: ControlClient, tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path, provisioning_timeout_seconds=8)
+    async with (
+        database(settings),
+        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
+    ):
+        name = unique_name()
+        store = await new_store(name)
+        await control.add_fault("never-ready", namespace=store.namespace, name=f"{name}-mariadb*")
+        await stack.provisioner.submit(store.id)
+        failed = await reaches(store.id, StoreStatus.FAILED, timeout=30)
+        assert failed.failure_reason is not None
+        assert f"Pod {name}-mariadb-0 not ready" in failed.failure_reason, failed.failure_reason
+        assert "Readiness probe failed" in failed.failure_reason
+        await control.clear_faults()
+        # What the store service's retryStore does: Failed -> Pending, then submit.
+        await Store.filter(id=store.id).update(status=StoreStatus.PENDING, failure_reason=None)
+        await stack.provisioner.submit(store.id)
+        ready = await reaches(store.id, StoreStatus.READY, timeout=30)
+        assert ready.failure_reason is None
+
+
+async def test_ten_stores_at_once_all_become_ready_within_the_helm_concurrency(
+    kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path, provisioning_timeout_seconds=120, provisioning_concurrency=3)
+    async with (
+        database(settings),
+        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
+    ):
+        peak = 0
+
+        async def sample() -> None:
+            # From the helm processes the wrapper has running, not from a counter of ours.
+            nonlocal peak
+            while True:
+                installs = sum(1 for argv in stack.helm.running.values() if argv[1] == "install")
+                peak = max(peak, installs)
+                await asyncio.sleep(0.005)
+
+        sampler = asyncio.create_task(sample(), name="helm-sampler")
+        try:
+            stores = [await new_store(unique_name()) for _ in range(10)]
+            for store in stores:
+                await stack.provisioner.submit(store.id)
+            for store in stores:
+                await reaches(store.id, StoreStatus.READY, timeout=120)
+        finally:
+            sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampler
+        assert 2 <= peak <= 3
+
+
+async def test_an_outage_and_a_forced_410_during_provisioning_lose_no_status_change(
+    kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], control: ControlClient, tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path, provisioning_timeout_seconds=90)
+    async with (
+        database(settings),
+        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
+    ):
+        await stack.observer.wait_synced()
+        first, second = await new_store(unique_name()), await new_store(unique_name())
+        await stack.provisioner.submit(first.id)
+        await control.outage(2)
+        await stack.provisioner.submit(second.id)
+        await reaches(first.id, StoreStatus.PROVISIONING, timeout=10)
+        await control.expire_next_watch()
+        await control.cut_watches()
+        await reaches(first.id, StoreStatus.READY, timeout=60)
+        await reaches(second.id, StoreStatus.READY, timeout=60)
+        reasons = [e.reason for e in await StoreEvent.filter(store_id=first.id).order_by("id")]
+        assert reasons.count("Ready") == 1
+        assert "JobCompleted" in reasons
+        assert sum(w.expired + w.relists for w in stack.observer.watches.health().values()) >= 1
+
+
+async def test_a_restarted_provisioner_converges_without_duplicating_release_or_namespace(
+    kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path, provisioning_timeout_seconds=60)
+    async with database(settings):
+        name = unique_name()
+        async with running(
+            settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path
+        ) as stack:
+            store = await new_store(name)
+            await stack.provisioner.submit(store.id)
+
+            async def installing() -> bool:
+                return any(argv[1] == "install" for argv in stack.helm.running.values())
+
+            await eventually(installing, timeout=20, interval=0.01, what="helm install running")
+        # Stopped mid-install: helm was terminated, the store is left Provisioning.
+        assert await status_of(store.id) == StoreStatus.PROVISIONING
+        async with running(
+            settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path
+        ) as stack:
+            await reaches(store.id, StoreStatus.READY, timeout=60)
+            releases = await stack.helm.list_releases(namespace=store.namespace)
+            assert [r.name for r in releases] == [name]
+            assert [ns for ns in stack.observer.watches["namespaces"].cache if ns[1] == store.namespace] == [
+                ("", store.namespace)
+            ]
+            reasons = [e.reason for e in await StoreEvent.filter(store_id=store.id).order_by("id")]
+            assert reasons.count("Ready") == 1
+            keys = [
+                (e.involved_kind, e.involved_name, e.reason, e.message)
+                for e in await StoreEvent.filter(store_id=store.id, source=EventSource.KUBERNETES)
+            ]
+            assert len(keys) == len(set(keys))
+
+
+async def test_a_workload_deleted_out_of_band_fails_a_ready_store_as_drift(
+    kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path, provisioning_timeout_seconds=60)
+    async with (
+        database(settings),
+        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
+    ):
+        name = unique_name()
+        store = await new_store(name)
+        await stack.provisioner.submit(store.id)
+        await reaches(store.id, StoreStatus.READY)
+        await AppsV1Api(stack.api).delete_namespaced_stateful_set(f"{name}-mariadb", store.namespace)
+        failed = await reaches(store.id, StoreStatus.FAILED, timeout=20)
+        assert failed.failure_reason == f"Drift: StatefulSet {name}-mariadb not found"

@@ -1,0 +1,98 @@
+"""A real uvicorn server on 127.0.0.1 (port 0) in this process, serving `create_app` over a SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import uvicorn
+from websockets.asyncio.client import ClientConnection
+
+from app.server import Component, Runtime, create_app
+from app.settings import Settings
+from tests.app.fake_provisioner import RecordingProvisioner
+
+ALICE_TOKEN = "alice-token-0123456789"
+BOB_TOKEN = "bob-token-0123456789abc"
+API_TOKENS = f"{ALICE_TOKEN}:alice,{BOB_TOKEN}:bob"
+STARTUP_TIMEOUT = 20.0
+RECEIVE_TIMEOUT = 10.0
+
+
+@dataclass
+class RunningServer:
+    url: str
+    ws_url: str
+    runtime: Runtime
+    provisioner: RecordingProvisioner
+
+    async def graphql(
+        self,
+        session: aiohttp.ClientSession,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = ALICE_TOKEN,
+    ) -> tuple[int, dict[str, Any]]:
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        async with session.post(
+            f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        ) as response:
+            body: dict[str, Any] = await response.json()
+            return response.status, body
+
+
+@asynccontextmanager
+async def run_server(
+    settings: Settings, *, components: Sequence[Component] = ()
+) -> AsyncIterator[RunningServer]:
+    provisioner = RecordingProvisioner()
+
+    @asynccontextmanager
+    async def provide_provisioner(runtime: Runtime) -> AsyncIterator[None]:
+        runtime.provisioner = provisioner
+        yield
+
+    app = create_app(settings, components=[provide_provisioner, *components])
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="on",
+        ws="websockets-sansio",
+        log_config=None,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(), name="uvicorn")
+    try:
+        async with asyncio.timeout(STARTUP_TIMEOUT):
+            while not server.started:
+                if task.done():
+                    task.result()  # raises the start-up error
+                    raise RuntimeError("uvicorn exited during start-up")
+                await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield RunningServer(
+            url=f"http://127.0.0.1:{port}",
+            ws_url=f"ws://127.0.0.1:{port}/graphql",
+            runtime=app.state.runtime,
+            provisioner=provisioner,
+        )
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=STARTUP_TIMEOUT)
+
+
+async def receive(ws: ClientConnection, *, timeout: float = RECEIVE_TIMEOUT) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    return message
+
+
+async def send(ws: ClientConnection, message: dict[str, Any]) -> None:
+    await ws.send(json.dumps(message))

@@ -1,0 +1,305 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from app.audit.models import AuditEntry, AuditOutcome
+from app.engines.catalog import load_catalog
+from app.events.bus import EventBus, Subscription
+from app.events.models import EventSource, StoreEvent
+from app.events.writer import EventWriter
+from app.pagination import InvalidCursorError
+from app.settings import Settings
+from app.stores.changes import ChangeKind, StoreChanged
+from app.stores.models import Store, StoreStatus
+from app.stores.owners import StoreOwners
+from app.stores.service import (
+    InvalidInput,
+    InvalidState,
+    NameTaken,
+    QuotaExceeded,
+    StoreNotFound,
+    StoreService,
+    UnknownEngine,
+)
+from tests.app.database import make_settings, open_database
+from tests.app.fake_provisioner import RecordingProvisioner
+
+MAX_STORES = 3
+
+
+@dataclass
+class Harness:
+    service: StoreService
+    provisioner: RecordingProvisioner
+    changes: Subscription[StoreChanged]
+    owners: StoreOwners
+
+    async def create(self, name: str, *, owner: str = "alice", key: str | None = None) -> Store:
+        result = await self.service.create_store(
+            owner=owner, name=name, engine="woocommerce", idempotency_key=key, client_address="10.0.0.7"
+        )
+        assert isinstance(result, Store), result
+        return result
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    settings = make_settings(tmp_path, max_stores_per_owner=MAX_STORES)
+    async with open_database(settings):
+        changes: EventBus[StoreChanged] = EventBus(queue_size=100)
+        writer = EventWriter(bus=None, queue_size=100, batch_max=10, drain_timeout=5)
+        writer.start()
+        provisioner = RecordingProvisioner()
+        owners = StoreOwners()
+        service = StoreService(
+            catalog=load_catalog(Settings().charts_dir / "engines.yaml"),
+            writer=writer,
+            changes=changes,
+            owners=owners,
+            provisioner=provisioner,
+            max_stores_per_owner=MAX_STORES,
+        )
+        try:
+            yield Harness(service, provisioner, changes.subscribe(), owners)
+        finally:
+            await writer.stop()
+            changes.close()
+
+
+async def test_create_persists_a_pending_store_with_an_event_then_submits_it(harness: Harness) -> None:
+    store = await harness.create("demo-shop")
+    row = await Store.get(id=store.id)
+    assert (row.status, row.namespace, row.helm_release, row.owner) == (
+        StoreStatus.PENDING,
+        "store-demo-shop",
+        "demo-shop",
+        "alice",
+    )
+    events = await StoreEvent.filter(store_id=store.id)
+    assert [(event.reason, event.source) for event in events] == [("Created", EventSource.API)]
+    assert harness.provisioner.submitted == [store.id]
+    change = await anext(harness.changes)
+    assert (change.kind, change.store.id, change.store is not store) == (ChangeKind.CREATED, store.id, True)
+    assert harness.owners.owner_of(store.id) == "alice"
+    audit = await AuditEntry.get(action="createStore")
+    assert (audit.actor, audit.target, audit.client_address, audit.outcome) == (
+        "alice",
+        store.id,
+        "10.0.0.7",
+        AuditOutcome.SUCCESS,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("", "required"),
+        ("a" * 41, "too_long"),
+        ("Shop", "lowercase"),
+        ("my_shop", "characters"),
+        ("1shop", "start"),
+        ("shop-", "end"),
+        ("admin", "reserved"),
+    ],
+)
+async def test_invalid_names_are_rejected_with_the_rule_they_break(
+    harness: Harness, name: str, rule: str
+) -> None:
+    result = await harness.service.create_store(
+        owner="alice", name=name, engine="woocommerce", idempotency_key=None, client_address=None
+    )
+    assert isinstance(result, InvalidInput)
+    assert (result.field, result.rule) == ("name", rule)
+    assert await Store.all().count() == 0
+    assert harness.provisioner.submitted == []
+    audit = await AuditEntry.get(action="createStore")
+    assert (audit.outcome, audit.detail) == (AuditOutcome.REJECTED, "InvalidInput")
+
+
+async def test_an_unknown_engine_is_rejected_with_the_known_ones(harness: Harness) -> None:
+    result = await harness.service.create_store(
+        owner="alice", name="shop", engine="magento", idempotency_key=None, client_address=None
+    )
+    assert result == UnknownEngine("magento", ["woocommerce"])
+
+
+async def test_a_live_stores_name_is_taken_for_every_owner(harness: Harness) -> None:
+    await harness.create("shop", owner="alice")
+    result = await harness.service.create_store(
+        owner="bob", name="shop", engine="woocommerce", idempotency_key=None, client_address=None
+    )
+    assert result == NameTaken("shop")
+
+
+async def test_a_deleted_stores_name_is_free_again(harness: Harness) -> None:
+    first = await harness.create("shop")
+    await Store.filter(id=first.id).update(status=StoreStatus.DELETED)
+    second = await harness.create("shop", owner="bob")
+    assert second.id != first.id
+    assert second.namespace == "store-shop"
+
+
+async def test_a_repeated_idempotency_key_returns_the_same_store(harness: Harness) -> None:
+    first = await harness.create("shop", key="req-1")
+    again = await harness.create("shop", key="req-1")
+    assert again.id == first.id
+    assert await Store.all().count() == 1
+    assert harness.provisioner.submitted == [first.id]
+    # The key is per owner: bob's identical key is his own request (and the name is taken).
+    other = await harness.service.create_store(
+        owner="bob", name="shop", engine="woocommerce", idempotency_key="req-1", client_address=None
+    )
+    assert other == NameTaken("shop")
+
+
+async def test_concurrent_creates_with_one_key_make_one_store(harness: Harness) -> None:
+    results = await asyncio.gather(*(harness.create("shop", key="same") for _ in range(5)))
+    assert len({store.id for store in results}) == 1
+    assert await Store.all().count() == 1
+
+
+async def test_an_owner_over_the_limit_gets_quota_exceeded(harness: Harness) -> None:
+    for n in range(MAX_STORES):
+        await harness.create(f"shop-{n}")
+    result = await harness.service.create_store(
+        owner="alice", name="one-more", engine="woocommerce", idempotency_key=None, client_address=None
+    )
+    assert result == QuotaExceeded(MAX_STORES)
+    # Other owners are not affected, and deleted stores do not count.
+    await harness.create("bobs-shop", owner="bob")
+    await Store.filter(name="shop-0").update(status=StoreStatus.DELETED)
+    await harness.create("one-more")
+
+
+async def test_concurrent_creates_never_exceed_the_limit(harness: Harness) -> None:
+    results = await asyncio.gather(
+        *(
+            harness.service.create_store(
+                owner="alice",
+                name=f"shop-{n}",
+                engine="woocommerce",
+                idempotency_key=None,
+                client_address=None,
+            )
+            for n in range(MAX_STORES + 3)
+        )
+    )
+    assert sum(isinstance(result, Store) for result in results) == MAX_STORES
+    assert sum(isinstance(result, QuotaExceeded) for result in results) == 3
+
+
+async def test_a_namespace_held_through_a_derivative_is_not_reused(harness: Harness) -> None:
+    # Store "a" once got the derivative store-a-b2c3; a store named "a-b2c3" must not collide with it.
+    holder = await harness.create("a")
+    await Store.filter(id=holder.id).update(namespace="store-a-b2c3")
+    store = await harness.create("a-b2c3")
+    assert store.namespace.startswith("store-a-b2c3-")
+    assert len(store.namespace) == len("store-a-b2c3-") + 4
+
+
+async def test_deleting_marks_the_store_deleting_before_asking_provisioning(harness: Harness) -> None:
+    store = await harness.create("shop")
+    result = await harness.service.delete_store(owner="alice", id=store.id, client_address="10.0.0.8")
+    assert isinstance(result, Store)
+    assert result.status == StoreStatus.DELETING
+    assert (await Store.get(id=store.id)).status == StoreStatus.DELETING
+    assert harness.provisioner.delete_requests == [store.id]
+    reasons = [event.reason for event in await StoreEvent.filter(store_id=store.id)]
+    assert reasons == ["Created", "DeleteRequested"]
+
+
+async def test_deleting_twice_is_idempotent_while_deleting_and_invalid_once_deleted(harness: Harness) -> None:
+    store = await harness.create("shop")
+    await harness.service.delete_store(owner="alice", id=store.id)
+    again = await harness.service.delete_store(owner="alice", id=store.id)
+    assert isinstance(again, Store)
+    assert again.status == StoreStatus.DELETING
+    assert harness.provisioner.delete_requests == [store.id]  # asked once
+    assert await StoreEvent.filter(store_id=store.id, reason="DeleteRequested").count() == 1
+
+    await Store.filter(id=store.id).update(status=StoreStatus.DELETED)  # provisioning finished
+    result = await harness.service.delete_store(owner="alice", id=store.id)
+    assert result == InvalidState(store.id, StoreStatus.DELETED, "delete")
+
+
+async def test_another_owners_store_is_not_found_for_every_operation(harness: Harness) -> None:
+    store = await harness.create("shop", owner="alice")
+    service = harness.service
+    assert await service.get_store(owner="bob", id=store.id) is None
+    assert await service.delete_store(owner="bob", id=store.id) == StoreNotFound(store.id)
+    assert await service.retry_store(owner="bob", id=store.id) == StoreNotFound(store.id)
+    assert await service.list_events(owner="bob", store_id=store.id, after=None, first=10) == StoreNotFound(
+        store.id
+    )
+    assert (await service.list_stores(owner="bob", first=10, after=None)).items == []
+    # Exactly what a missing id gives: nothing tells bob the store exists.
+    assert await service.delete_store(owner="bob", id="st-missing") == StoreNotFound("st-missing")
+    assert (await Store.get(id=store.id)).status == StoreStatus.PENDING
+
+
+async def test_retry_moves_a_failed_store_back_to_pending_and_resubmits_it(harness: Harness) -> None:
+    store = await harness.create("shop")
+    not_failed = await harness.service.retry_store(owner="alice", id=store.id)
+    assert not_failed == InvalidState(store.id, StoreStatus.PENDING, "retry")
+    await Store.filter(id=store.id).update(status=StoreStatus.FAILED, failure_reason="pod db-0 not ready")
+    result = await harness.service.retry_store(owner="alice", id=store.id)
+    assert isinstance(result, Store)
+    row = await Store.get(id=store.id)
+    assert row.status == StoreStatus.PENDING
+    assert row.failure_reason is None
+    assert harness.provisioner.submitted == [store.id, store.id]
+
+
+async def test_a_failure_in_provisioning_is_audited_as_an_error_and_raised(harness: Harness) -> None:
+    harness.provisioner.fail_with = RuntimeError("queue broken")
+    with pytest.raises(RuntimeError, match="queue broken"):
+        await harness.create("shop")
+    audit = await AuditEntry.get(action="createStore")
+    assert (audit.outcome, audit.detail) == (AuditOutcome.ERROR, "RuntimeError")
+    # The request stays recorded for the reconciler.
+    assert (await Store.get(name="shop")).status == StoreStatus.PENDING
+
+
+async def test_stores_are_listed_by_keyset_pages_with_filters(harness: Harness) -> None:
+    created = [await harness.create(f"shop-{n}", owner="carol") for n in range(3)]
+    await harness.create("other", owner="dave")
+    service = harness.service
+    first = await service.list_stores(owner="carol", first=2, after=None)
+    assert [store.id for store in first.items] == [store.id for store in created[:2]]
+    assert first.has_next_page
+    second = await service.list_stores(owner="carol", first=2, after=first.end_cursor)
+    assert [store.id for store in second.items] == [created[2].id]
+    assert not second.has_next_page
+    found = await service.list_stores(owner="carol", first=10, after=None, search="OP-1")
+    assert [store.name for store in found.items] == ["shop-1"]
+    await Store.filter(id=created[0].id).update(status=StoreStatus.DELETED)
+    live = await service.list_stores(owner="carol", first=10, after=None)
+    assert [store.id for store in live.items] == [store.id for store in created[1:]]
+    deleted = await service.list_stores(owner="carol", first=10, after=None, status=StoreStatus.DELETED)
+    assert [store.id for store in deleted.items] == [created[0].id]
+    with pytest.raises(InvalidCursorError):
+        await service.list_stores(owner="carol", first=2, after="not-a-cursor")
+
+
+async def test_events_are_listed_after_a_cursor_for_one_store_or_all_of_an_owners(harness: Harness) -> None:
+    one = await harness.create("one")
+    two = await harness.create("two")
+    await harness.create("bobs", owner="bob")
+    await harness.service.delete_store(owner="alice", id=one.id)
+    everything = await harness.service.list_events(owner="alice", store_id=None, after=None, first=10)
+    assert not isinstance(everything, StoreNotFound)
+    assert [(event.store_id, event.reason) for event in everything.items] == [
+        (one.id, "Created"),
+        (two.id, "Created"),
+        (one.id, "DeleteRequested"),
+    ]
+    after_first = await harness.service.list_events(
+        owner="alice", store_id=one.id, after=everything.items[0].id, first=10
+    )
+    assert not isinstance(after_first, StoreNotFound)
+    assert [event.reason for event in after_first.items] == ["DeleteRequested"]

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+
+from app.cli import main
+from app.server import Runtime
+from app.settings import Settings, parse_api_tokens
+from kubesim.process import KubesimProcess
+from tests.app.server import API_TOKENS, run_server
+from tests.helpers import REPO, eventually
+
+
+async def test_healthz_and_readyz_report_the_process_and_the_database(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", api_tokens=parse_api_tokens(API_TOKENS))
+    async with run_server(settings) as server, aiohttp.ClientSession() as http:
+        async with http.get(f"{server.url}/healthz") as response:
+            assert (response.status, await response.json()) == (200, {"status": "ok"})
+        async with http.get(f"{server.url}/readyz") as response:
+            assert (response.status, await response.json()) == (
+                200,
+                {"status": "ready", "checks": {"database": "ok"}},
+            )
+
+
+async def test_components_start_in_order_stop_in_reverse_and_add_readiness_checks(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def component(name: str, *, ready: bool = True) -> object:
+        @asynccontextmanager
+        async def run(runtime: Runtime) -> AsyncIterator[None]:
+            calls.append(f"start {name}")
+
+            async def check() -> str | None:
+                return None if ready else f"{name} unreachable"
+
+            runtime.readiness_checks[name] = check
+            try:
+                yield
+            finally:
+                calls.append(f"stop {name}")
+
+        return run
+
+    settings = Settings(data_dir=tmp_path / "data", api_tokens=parse_api_tokens(API_TOKENS))
+    components = [component("watchers"), component("cluster", ready=False)]
+    async with run_server(settings, components=components) as server, aiohttp.ClientSession() as http:  # type: ignore[arg-type]
+        assert calls == ["start watchers", "start cluster"]
+        async with http.get(f"{server.url}/readyz") as response:
+            assert response.status == 503
+            assert await response.json() == {
+                "status": "not ready",
+                "checks": {"database": "ok", "watchers": "ok", "cluster": "cluster unreachable"},
+            }
+    assert calls == ["start watchers", "start cluster", "stop cluster", "stop watchers"]
+    assert server.runtime.writer.running is False
+
+
+def test_export_schema_writes_the_sdl(tmp_path: Path) -> None:
+    output = tmp_path / "schema.graphql"
+    assert main(["export-schema", "--output", str(output)]) == 0
+    assert output.read_text() == (REPO / "schema.graphql").read_text()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_serve_runs_in_its_own_process_with_a_dev_token_and_stops_on_sigterm(
+    tmp_path: Path, kubesim: KubesimProcess, kube_env: dict[str, str]
+) -> None:
+    port = _free_port()
+    env = {key: value for key, value in kube_env.items() if not key.startswith("STOREPLANE_")}
+    env["STOREPLANE_DATA_DIR"] = str(tmp_path / "data")
+    # /readyz includes the cluster: serve talks to the session's kubesim.
+    env["STOREPLANE_KUBECONFIG"] = str(kubesim.kubeconfig)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app.cli",
+        "serve",
+        "--port",
+        str(port),
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def healthy() -> bool:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
+                        return response.status == 200
+                except aiohttp.ClientConnectionError:
+                    return False
+
+            await eventually(healthy, timeout=30, what="storeplane serve to be ready")
+            token = (tmp_path / "data" / "dev-token").read_text().strip()
+            async with http.post(
+                f"http://127.0.0.1:{port}/graphql",
+                json={"query": "{ stores { edges { node { id } } } }"},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response:
+                assert (response.status, await response.json()) == (200, {"data": {"stores": {"edges": []}}})
+        process.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises the signal it captured.
+        assert await asyncio.wait_for(process.wait(), 20) in (0, -signal.SIGTERM)
+        assert process.stderr is not None
+        log = (await process.stderr.read()).decode()
+        assert "Application shutdown complete" in log
+        assert str(tmp_path / "data" / "dev-token") in log
+        assert token not in log
+    finally:
+        if process.returncode is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
