@@ -11,10 +11,19 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-# Page sizes for every list. TODO(settings): move to Settings as graphql_default_page_size and
-# graphql_max_page_size (settings.py belongs to another change).
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
+
+@dataclass(frozen=True)
+class PageLimits:
+    """Page sizes for every list (from settings graphql_default_page_size and graphql_max_page_size)."""
+
+    default: int = 20
+    maximum: int = 100
+
+    def clamp(self, first: int | None) -> int:
+        """`first` limited to 1..maximum; None means the default."""
+        if first is None:
+            return self.default
+        return max(1, min(first, self.maximum))
 
 
 class InvalidCursorError(ValueError):
@@ -52,10 +61,3 @@ def decode_cursor(kind: str, cursor: str, arity: int) -> list[str | int]:
     ):
         raise InvalidCursorError("the cursor is not one this API returned")
     return list(decoded[1:])
-
-
-def clamp_page_size(first: int | None) -> int:
-    """`first` limited to 1..MAX_PAGE_SIZE; None means the default."""
-    if first is None:
-        return DEFAULT_PAGE_SIZE
-    return max(1, min(first, MAX_PAGE_SIZE))

@@ -30,6 +30,7 @@ from app.events.writer import EventWriter
 from app.graphql.context import Services
 from app.graphql.schema import build_schema
 from app.graphql.view import GraphQLApp
+from app.pagination import PageLimits
 from app.provisioning.protocol import NoProvisioner, Provisioner
 from app.settings import Settings
 from app.stores.changes import StoreChanged, StoreChanges
@@ -39,8 +40,6 @@ from app.stores.service import StoreService
 
 log = logging.getLogger(__name__)
 
-# How long /readyz waits for one check. TODO(settings): readiness_check_timeout_seconds.
-READINESS_CHECK_TIMEOUT = 2.0
 
 # A readiness check returns None when ready, else a short reason for /readyz (no secrets, no stack traces).
 ReadinessCheck = Callable[[], Awaitable[str | None]]
@@ -139,6 +138,9 @@ def create_app(settings: Settings, *, components: Sequence[Component] = ()) -> S
                 owners=owners,
                 provisioner=runtime.provisioner or NoProvisioner(),
                 max_stores_per_owner=settings.max_stores_per_owner,
+                page_limits=PageLimits(
+                    default=settings.graphql_default_page_size, maximum=settings.graphql_max_page_size
+                ),
             )
             runtime.services = Services(
                 catalog=catalog,
@@ -166,7 +168,7 @@ def create_app(settings: Settings, *, components: Sequence[Component] = ()) -> S
         results: dict[str, str] = {}
         for name, check in list(runtime.readiness_checks.items()):
             try:
-                async with asyncio.timeout(READINESS_CHECK_TIMEOUT):
+                async with asyncio.timeout(runtime.settings.readiness_check_timeout_seconds):
                     reason = await check()
             except Exception:
                 log.warning("readiness check %s failed", name, exc_info=True)

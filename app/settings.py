@@ -185,6 +185,17 @@ class Settings(BaseSettings):
         description="Bearer tokens, STOREPLANE_API_TOKENS=token:owner,...; empty = a generated dev token.",
     )
     graphql_max_depth: int = Field(default=10, ge=1, description="Deepest GraphQL query accepted.")
+    graphql_default_page_size: int = Field(
+        default=20, ge=1, description="Items in a list when `first` is omitted."
+    )
+    graphql_max_page_size: int = Field(
+        default=100,
+        ge=1,
+        description="Most items one list call returns (also the subscription replay batch).",
+    )
+    readiness_check_timeout_seconds: float = Field(
+        default=2.0, gt=0, description="How long /readyz waits for one check before reporting it failed."
+    )
     graphql_max_tokens: int = Field(default=2000, ge=1, description="Most tokens in one GraphQL document.")
     graphql_max_aliases: int = Field(default=15, ge=0, description="Most aliases in one GraphQL document.")
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")

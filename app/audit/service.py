@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.audit.models import AuditEntry, AuditOutcome
-from app.pagination import Page, clamp_page_size, decode_cursor, encode_cursor
+from app.pagination import Page, PageLimits, decode_cursor, encode_cursor
 
 _CURSOR_KIND = "audit"
 
@@ -27,9 +27,11 @@ async def record_audit(
     )
 
 
-async def list_audit(*, actor: str, first: int | None, after: str | None) -> Page[AuditEntry]:
+async def list_audit(
+    *, actor: str, first: int | None, after: str | None, limits: PageLimits
+) -> Page[AuditEntry]:
     """The actor's own entries, oldest first (raises InvalidCursorError for a foreign cursor)."""
-    size = clamp_page_size(first)
+    size = limits.clamp(first)
     query = AuditEntry.filter(actor=actor)
     if after is not None:
         (last_id,) = decode_cursor(_CURSOR_KIND, after, 1)

@@ -70,7 +70,12 @@ async def resolve_audit_log(
     info: Info, first: int | None = None, after: str | None = None
 ) -> Connection[AuditEntry]:
     try:
-        page = await list_audit(actor=caller_of(info).owner, first=first, after=after)
+        page = await list_audit(
+            actor=caller_of(info).owner,
+            first=first,
+            after=after,
+            limits=info.context.services.stores.page_limits,
+        )
     except InvalidCursorError as exc:
         raise ClientError(str(exc), code="BAD_CURSOR") from exc
     return Connection[AuditEntry].from_page(page, AuditEntry.from_model)

@@ -25,9 +25,6 @@ from app.graphql.types.store_event import StoreEvent
 from app.stores.changes import StoreChanged
 from app.stores.service import StoreNotFound
 
-# Events read per database query during the replay. TODO(settings): subscription_replay_batch.
-REPLAY_BATCH = 100
-
 
 def _dropped(reason: str, *, resume_after: int | None) -> ClientError:
     again = "subscribe again" if resume_after is None else f'subscribe again with after: "{resume_after}"'
@@ -52,7 +49,7 @@ async def resolve_store_events(
         # 2. Replay what is already committed, a page at a time.
         while True:
             page = await services.stores.list_events(
-                owner=owner, store_id=store_id, after=cursor, first=REPLAY_BATCH
+                owner=owner, store_id=store_id, after=cursor, first=services.stores.page_limits.maximum
             )
             if isinstance(page, StoreNotFound):
                 raise ClientError("No such store.", code="NOT_FOUND")

@@ -27,7 +27,7 @@ from app.audit.service import record_audit
 from app.engines.catalog import Catalog
 from app.events.models import EventSource, EventType, StoreEvent
 from app.events.writer import EventWriter, StoreEventDraft
-from app.pagination import Page, clamp_page_size, decode_cursor, encode_cursor
+from app.pagination import Page, PageLimits, decode_cursor, encode_cursor
 from app.provisioning.protocol import Provisioner
 from app.stores.changes import ChangeKind, StoreChanges, publish_store_changed
 from app.stores.models import Store, StoreStatus
@@ -91,7 +91,9 @@ class StoreService:
         owners: StoreOwners,
         provisioner: Provisioner,
         max_stores_per_owner: int,
+        page_limits: PageLimits | None = None,
     ) -> None:
+        self.page_limits = page_limits or PageLimits()
         self._catalog = catalog
         self._writer = writer
         self._changes = changes
@@ -163,7 +165,7 @@ class StoreService:
 
         Raises InvalidCursorError for a cursor this API did not return.
         """
-        size = clamp_page_size(first)
+        size = self.page_limits.clamp(first)
         query = Store.filter(owner=owner)
         query = (
             query.filter(status=status) if status is not None else query.exclude(status=StoreStatus.DELETED)
@@ -188,7 +190,7 @@ class StoreService:
         self, *, owner: str, store_id: str | None, after: int | None, first: int | None
     ) -> Page[StoreEvent] | StoreNotFound:
         """Events after the cursor (an event id), oldest first: of one store, or of all the owner's stores."""
-        size = clamp_page_size(first)
+        size = self.page_limits.clamp(first)
         query = StoreEvent.filter(id__gt=after or 0)
         if store_id is not None:
             if not await Store.exists(id=store_id, owner=owner):
