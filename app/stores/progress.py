@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,11 +30,25 @@ class StoreProgress:
         return len(self.steps)
 
 
+class ResourceState(Protocol):
+    """One Kubernetes object of a store as the watch cache last saw it."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+
+
 class StepTracker(Protocol):
     """Knows which steps are done; provisioning implements it from its watch cache (in memory, no I/O)."""
 
     def steps_done(self, store: Store) -> frozenset[str] | None:
         """The ids of the done steps, or None when it knows nothing of this store."""
+
+    def resources(self, store_id: str) -> Sequence[ResourceState]:
+        """The store's Kubernetes objects with their state; empty when nothing is known."""
 
 
 class StatusOnlyTracker:
@@ -41,6 +56,9 @@ class StatusOnlyTracker:
 
     def steps_done(self, store: Store) -> frozenset[str] | None:
         return None
+
+    def resources(self, store_id: str) -> Sequence[ResourceState]:
+        return []
 
 
 def store_progress(*, store: Store, catalog: Catalog, tracker: StepTracker) -> StoreProgress:

@@ -7,6 +7,7 @@ import strawberry
 from app.graphql.context import Info
 from app.graphql.types.enums import StoreStatus
 from app.graphql.types.progress import StoreProgress
+from app.graphql.types.resource import KubernetesResource
 from app.graphql.types.store_event import StoreEvent
 from app.stores.models import Store as StoreModel
 from app.stores.progress import store_progress
@@ -17,6 +18,11 @@ def resolve_progress(root: Store, info: Info) -> StoreProgress:
     return StoreProgress.from_model(
         store_progress(store=root.model, catalog=services.catalog, tracker=services.tracker)
     )
+
+
+def resolve_resources(root: Store, info: Info) -> list[KubernetesResource]:
+    resources = info.context.services.tracker.resources(root.model.id)
+    return [KubernetesResource.from_model(resource) for resource in resources]
 
 
 async def resolve_last_event(root: Store, info: Info) -> StoreEvent | None:
@@ -40,6 +46,10 @@ class Store:
     deleted_at: datetime | None
     progress: StoreProgress = strawberry.field(
         resolver=resolve_progress, description="Steps done of the engine's known steps."
+    )
+    resources: list[KubernetesResource] = strawberry.field(
+        resolver=resolve_resources,
+        description="The store's Kubernetes objects and their state, from the watches.",
     )
     last_event: StoreEvent | None = strawberry.field(
         resolver=resolve_last_event, description="The newest event of this store."
