@@ -43,6 +43,12 @@ async def test_a_store_becomes_ready_with_urls_and_its_events_in_order(
         assert ready.admin_url == f"http://{name}.localtest.me/wp-admin/"
         assert ready.ready_at is not None
         assert ready.failure_reason is None
+        resources = {(r.kind, r.name): r.state for r in stack.observer.resources(store.id)}
+        assert resources[("StatefulSet", f"{name}-mariadb")] == "ready"
+        assert resources[("Deployment", f"{name}-wordpress")] == "ready"
+        assert resources[("PersistentVolumeClaim", f"data-{name}-mariadb-0")] == "Bound"
+        assert resources[("Ingress", name)] == "exists"
+        assert not any(kind == "Secret" for kind, _ in resources)  # helm's release records are not resources
         events = await StoreEvent.filter(store_id=store.id).order_by("id")
         reasons = [event.reason for event in events]
         first = {reason: reasons.index(reason) for reason in reversed(reasons)}

@@ -1,0 +1,65 @@
+"""Store.resources: the watch cache's view of a store's Kubernetes objects, through the GraphQL API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from app.server import Runtime
+from app.settings import Settings
+from app.stores.models import Store
+from app.stores.progress import ResourceState
+from tests.app.server import API_TOKENS, run_server
+
+
+@dataclass(frozen=True)
+class _Seen:
+    kind: str
+    name: str
+    state: str
+
+
+class _FixedTracker:
+    """What an Observer would report for any store: one ready StatefulSet and one pending claim."""
+
+    def steps_done(self, store: Store) -> frozenset[str] | None:
+        return None
+
+    def resources(self, store_id: str) -> Sequence[ResourceState]:
+        return [
+            _Seen("StatefulSet", f"{store_id}-db", "ready"),
+            _Seen("PersistentVolumeClaim", "data", "Pending"),
+        ]
+
+
+@asynccontextmanager
+async def _tracker(runtime: Runtime) -> AsyncIterator[None]:
+    runtime.tracker = _FixedTracker()
+    yield
+
+
+async def test_store_resources_come_from_the_tracker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STOREPLANE_API_TOKENS", API_TOKENS)
+    async with (
+        run_server(Settings(data_dir=tmp_path / "data"), components=[_tracker]) as server,
+        aiohttp.ClientSession() as http,
+    ):
+        _, created = await server.graphql(
+            http,
+            'mutation { createStore(input: {name: "shop", engine: "woocommerce"}) '
+            "{ ... on CreateStoreSuccess { store { id } } } }",
+        )
+        store_id = created["data"]["createStore"]["store"]["id"]
+        status, body = await server.graphql(
+            http, "query($id: ID!) { store(id: $id) { resources { kind name state } } }", {"id": store_id}
+        )
+    assert status == 200
+    assert body["data"]["store"]["resources"] == [
+        {"kind": "StatefulSet", "name": f"{store_id}-db", "state": "ready"},
+        {"kind": "PersistentVolumeClaim", "name": "data", "state": "Pending"},
+    ]
