@@ -300,24 +300,31 @@ class KubeProvisioner:
             kind="Namespace",
             name=store.namespace,
         )
-        release = await retrying(
+        release, reused = await retrying(
             lambda: self._helm_install(store, engine, starting_over=starting_over),
             what=f"installing the chart of {what}",
             backoff=self._backoff,
         )
+        # A release found deployed on resume was installed (and announced) by an earlier process: saying
+        # "installed" again would repeat that step in the store's history.
         await self._event(
             store,
-            "HelmInstalled",
-            f"helm installed release {release.name} revision {release.revision} "
+            "HelmReleaseReused" if reused else "HelmInstalled",
+            f"helm release {release.name} revision {release.revision} already deployed (ours), reused"
+            if reused
+            else f"helm installed release {release.name} revision {release.revision} "
             f"({release.chart or engine.key}), status {release.status}",
             source=EventSource.HELM,
             kind="Release",
             name=release.name,
         )
 
-    async def _helm_install(self, store: Store, engine: Engine, *, starting_over: bool) -> Release:
+    async def _helm_install(
+        self, store: Store, engine: Engine, *, starting_over: bool
+    ) -> tuple[Release, bool]:
+        """The installed release, and whether it is one an earlier process had already deployed."""
         try:
-            return await self._run_install(store, engine)
+            return await self._run_install(store, engine), False
         except (ReleaseExists, OperationInProgress):
             pass
         current = await self._with_deadline(
@@ -327,7 +334,7 @@ class KubeProvisioner:
         )
         if current.status == ReleaseState.DEPLOYED and not starting_over:
             log.info("store %s: release %s already deployed, resuming", store.id, current.name)
-            return current
+            return current, True
         log.info(
             "store %s: release %s is %s; uninstalling and installing again",
             store.id,
@@ -335,7 +342,7 @@ class KubeProvisioner:
             current.status,
         )
         await self._uninstall(store)
-        return await self._run_install(store, engine)
+        return await self._run_install(store, engine), False
 
     async def _run_install(self, store: Store, engine: Engine) -> Release:
         # Only these three keys (docs/chart.md); the wrapper writes them to a 0600 file, removed after.
