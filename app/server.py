@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from tortoise.connection import get_connection
 
+from app.auth.sessions import SessionSigner, load_session_key
 from app.auth.tokens import TokenAuthenticator, load_tokens
 from app.db.lifecycle import close_db, init_db
 from app.engines.catalog import Catalog, load_catalog
@@ -37,6 +39,7 @@ from app.stores.changes import StoreChanged, StoreChanges
 from app.stores.owners import StoreOwners
 from app.stores.progress import StatusOnlyTracker, StepTracker
 from app.stores.service import StoreService
+from app.web import DEFAULT_DIST, SessionAuth, web_routes
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ class _State:
 
     runtime: Runtime | None = None
     authenticator: TokenAuthenticator | None = None
+    sessions: SessionSigner | None = None
 
     def require_runtime(self) -> Runtime:
         if self.runtime is None:
@@ -88,13 +92,21 @@ class _State:
             raise RuntimeError("the application is not started")
         return self.authenticator
 
+    def require_sessions(self) -> SessionSigner:
+        if self.sessions is None:
+            raise RuntimeError("the application is not started")
+        return self.sessions
+
 
 async def _database_ready() -> str | None:
     await get_connection("default").execute_query("SELECT 1")
     return None
 
 
-def create_app(settings: Settings, *, components: Sequence[Component] = ()) -> Starlette:
+def create_app(
+    settings: Settings, *, components: Sequence[Component] = (), web_dist: Path = DEFAULT_DIST
+) -> Starlette:
+    """The app; `web_dist` is the dashboard's built bundle (served at `/`, with a hint when it is missing)."""
     state = _State()
 
     @contextlib.asynccontextmanager
@@ -103,7 +115,9 @@ def create_app(settings: Settings, *, components: Sequence[Component] = ()) -> S
             await init_db(settings)
             stack.push_async_callback(close_db)
             catalog = await asyncio.to_thread(load_catalog, settings.charts_dir / "engines.yaml")
-            state.authenticator = TokenAuthenticator(await asyncio.to_thread(load_tokens, settings))
+            tokens = await asyncio.to_thread(load_tokens, settings)
+            state.authenticator = TokenAuthenticator(tokens)
+            state.sessions = SessionSigner(await asyncio.to_thread(load_session_key, settings), tokens=tokens)
             owners = StoreOwners()
             await owners.load()
             events: EventBus[StoreEvent] = EventBus(queue_size=settings.event_subscriber_queue_size)
@@ -186,12 +200,18 @@ def create_app(settings: Settings, *, components: Sequence[Component] = ()) -> S
         services=state.require_services,
         authenticator=state.require_authenticator,
     )
+    # The dashboard's session cookie authenticates GraphQL too (app/web.py).
+    graphql_with_sessions = SessionAuth(graphql, sessions=state.require_sessions)
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
+            Route("/graphql", graphql_with_sessions, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_with_sessions),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            # Last: the bundle's catch-all answers every other GET with a file or index.html.
+            *web_routes(
+                sessions=state.require_sessions, authenticator=state.require_authenticator, dist=web_dist
+            ),
         ],
         lifespan=lifespan,
     )

@@ -87,7 +87,12 @@ def load_tokens(settings: Settings) -> dict[str, str]:
 
 
 def ensure_dev_token(path: Path) -> str:
-    """Read the token at `path`, or create it readable by this user only, atomically.
+    """Read the token at `path`, or create it readable by this user only, atomically."""
+    return ensure_secret_file(path)
+
+
+def ensure_secret_file(path: Path) -> str:
+    """Read the random secret at `path`, or create it readable by this user only, atomically.
 
     The file is written complete under a temporary name with mode 0600 and then linked into place, so another
     process never reads half a token; if two processes race, the first link wins and both use its token.

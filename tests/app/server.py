@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -49,7 +50,7 @@ class RunningServer:
 
 @asynccontextmanager
 async def run_server(
-    settings: Settings, *, components: Sequence[Component] = ()
+    settings: Settings, *, components: Sequence[Component] = (), web_dist: Path | None = None
 ) -> AsyncIterator[RunningServer]:
     provisioner = RecordingProvisioner()
 
@@ -58,7 +59,11 @@ async def run_server(
         runtime.provisioner = provisioner
         yield
 
-    app = create_app(settings, components=[provide_provisioner, *components])
+    app = create_app(
+        settings,
+        components=[provide_provisioner, *components],
+        **({} if web_dist is None else {"web_dist": web_dist}),
+    )
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
