@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
+from pydantic import ValidationError
 
 from app.settings import REPO_ROOT, Settings
 
@@ -37,6 +38,16 @@ def _export_schema(settings: Settings, *, output: Path) -> None:
     print(f"wrote {output}")
 
 
+def settings_error(exc: ValidationError) -> str:
+    """One line per invalid setting, named as the STOREPLANE_* variable that sets it."""
+    lines = ["storeplane: invalid settings:"]
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in error["loc"])
+        name = f"STOREPLANE_{field.upper()}" if field else "settings"
+        lines.append(f"  {name}: {error['msg']}")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="storeplane", description="Storeplane control plane")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -51,7 +62,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="file to write (default: schema.graphql)",
     )
     args = parser.parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        # A person mistyped a variable: say which and why, without a traceback (inputs are hidden).
+        print(settings_error(exc), file=sys.stderr)
+        return 2
     if args.command == "serve":
         _serve(
             settings,
