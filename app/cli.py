@@ -27,6 +27,8 @@ def _serve(settings: Settings, *, host: str, port: int) -> None:
         # The sans-I/O implementation of the websockets library (its legacy one is deprecated).
         ws="websockets-sansio",
         log_config=None,
+        # Compression state costs ~45 KiB per websocket; events are small and mostly go to a LAN.
+        ws_per_message_deflate=False,
     )
     uvicorn.Server(config).run()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -166,10 +167,15 @@ def create_app(
             )
             state.runtime = runtime
             app.state.runtime = runtime
+            # What startup loaded lives as long as the process: freezing it keeps every later full
+            # collection from walking it again (tens of milliseconds each, a request's p99 otherwise).
+            gc.collect()
+            gc.freeze()
             log.info("storeplane ready")
             try:
                 yield
             finally:
+                gc.unfreeze()  # what is torn down below may be collected again
                 state.runtime = None
 
     async def healthz(request: Request) -> JSONResponse:

@@ -113,6 +113,8 @@ class StoreplaneProcess:
 
     async def start(self, *, ready: bool = True) -> None:
         """Start the server; return once it listens and (with `ready`) /readyz answers 200."""
+        # A restart appends to the same log: only lines written after this point tell the new port.
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         try:
             self._proc = await asyncio.create_subprocess_exec(
@@ -137,7 +139,7 @@ class StoreplaneProcess:
             if time.monotonic() > deadline:
                 await self.stop()
                 raise TimeoutError(f"storeplane did not listen within {STARTUP_TIMEOUT}s")
-            found = _LISTENING.search(log_tail(self.log_path, 100_000))
+            found = _LISTENING.search(self.log_path.read_bytes()[offset:].decode(errors="replace"))
             if found:
                 self.url = found.group(1)
             else:

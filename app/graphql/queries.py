@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from app.audit.service import list_audit
+from app.events.models import newest_events
 from app.graphql.context import Info, caller_of
 from app.graphql.errors import ClientError
 from app.graphql.types.audit_entry import AuditEntry
@@ -15,6 +19,17 @@ from app.graphql.types.store import Store
 from app.graphql.types.store_event import StoreEvent
 from app.pagination import InvalidCursorError
 from app.stores.service import StoreNotFound
+
+
+def selects(selections: Sequence[Selection], *path: str) -> bool:
+    """Whether the query selects the field at `path` ("edges", "node", "lastEvent"), fragments included."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name == path[0] and (len(path) == 1 or selects(selection.selections, *path[1:])):
+                return True
+        elif selects(selection.selections, *path):  # a fragment's fields are at the same level
+            return True
+    return False
 
 
 def event_cursor(after: strawberry.ID | None) -> int | None:
@@ -39,7 +54,15 @@ async def resolve_stores(
         )
     except InvalidCursorError as exc:
         raise ClientError(str(exc), code="BAD_CURSOR") from exc
-    return Connection[Store].from_page(page, Store.from_model)
+    # The newest event of every store of the page in one query, instead of one query per store.
+    # (`stores` may appear more than once under one response key: GraphQL merges them into one field.)
+    selected = [selection for field in info.selected_fields for selection in field.selections]
+    if not selects(selected, "edges", "node", "lastEvent"):
+        return Connection[Store].from_page(page, Store.from_model)
+    newest = await newest_events([store.id for store in page.items])
+    return Connection[Store].from_page(
+        page, lambda store: Store.from_model(store, newest_event=newest.get(store.id))
+    )
 
 
 async def resolve_store(info: Info, id: strawberry.ID) -> Store | None:

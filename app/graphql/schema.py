@@ -5,7 +5,14 @@ from __future__ import annotations
 from functools import partial
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 
 from app.graphql.errors import MaskInternalErrors
 from app.graphql.mutations import Mutation
@@ -13,17 +20,28 @@ from app.graphql.queries import Query
 from app.graphql.subscriptions import Subscription
 from app.settings import Settings
 
+# Distinct documents whose parse and validation results are kept (LRU); clients send a handful of
+# fixed documents, and the bound keeps arbitrary query texts from growing memory.
+DOCUMENT_CACHE_SIZE = 256
+
 
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # The limiters' rule classes are built once: each limiter instance makes a new class, and a new class
+    # per request would make every validation cache key unique (the cache would never hit).
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+    ]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         # Factories, not instances: Strawberry builds fresh extensions for every operation.
         extensions=[
-            partial(QueryDepthLimiter, max_depth=settings.graphql_max_depth),
             partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
-            partial(MaxAliasesLimiter, max_alias_count=settings.graphql_max_aliases),
+            partial(ParserCache, maxsize=DOCUMENT_CACHE_SIZE),
+            partial(AddValidationRules, rules),
+            partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
             MaskInternalErrors,
         ],
     )

@@ -78,7 +78,9 @@ class Store(Model):
         ordering = ["created_at", "id"]
         # NULL keys never collide (SQLite and PostgreSQL treat NULLs as distinct in unique indexes).
         unique_together = (("owner", "idempotency_key"),)
-        indexes = (("status",),)
+        # (owner, created_at, id) is the order of the `stores` list: a page is a walk down this index that
+        # stops after `first` rows, where the owner index alone made SQLite sort every store of the owner.
+        indexes = (("status",), ("owner", "created_at", "id"))
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"

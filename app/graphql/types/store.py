@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 
+from app.events.models import StoreEvent as StoreEventModel
 from app.graphql.context import Info
 from app.graphql.types.enums import StoreStatus
 from app.graphql.types.progress import StoreProgress
@@ -25,8 +27,19 @@ def resolve_resources(root: Store, info: Info) -> list[KubernetesResource]:
     return [KubernetesResource.from_model(resource) for resource in resources]
 
 
+class NotLoaded(Enum):
+    """Marks `Store.newest_event` as not fetched with the store: the resolver then queries it."""
+
+    NOT_LOADED = "not loaded"
+
+
+NOT_LOADED = NotLoaded.NOT_LOADED
+
+
 async def resolve_last_event(root: Store, info: Info) -> StoreEvent | None:
-    event = await info.context.services.stores.last_event(store_id=root.model.id)
+    event = root.newest_event
+    if event is NOT_LOADED:
+        event = await info.context.services.stores.last_event(store_id=root.model.id)
     return None if event is None else StoreEvent.from_model(event)
 
 
@@ -55,9 +68,13 @@ class Store:
         resolver=resolve_last_event, description="The newest event of this store."
     )
     model: strawberry.Private[StoreModel]
+    newest_event: strawberry.Private[StoreEventModel | NotLoaded | None] = NOT_LOADED
+    """Fetched for a whole page of stores in one query (queries.resolve_stores) rather than one per store."""
 
     @classmethod
-    def from_model(cls, store: StoreModel) -> Store:
+    def from_model(
+        cls, store: StoreModel, *, newest_event: StoreEventModel | NotLoaded | None = NOT_LOADED
+    ) -> Store:
         return cls(
             id=strawberry.ID(store.id),
             name=store.name,
@@ -72,4 +89,5 @@ class Store:
             ready_at=store.ready_at,
             deleted_at=store.deleted_at,
             model=store,
+            newest_event=newest_event,
         )

@@ -14,6 +14,7 @@ from tests.app.database import create_store, make_settings, open_database
 
 TABLES = {"store", "store_event", "audit_entry", "tortoise_migrations"}
 PARTIAL_INDEXES = {"uniq_store_live_name", "uniq_store_live_namespace"}
+MIGRATIONS = ["0001_initial", "0002_live_unique_indexes", "0003_store_owner_order_index"]
 
 
 def schema(path: str) -> dict[str, set[str]]:
@@ -42,7 +43,7 @@ async def test_init_db_creates_every_table_and_the_partial_unique_indexes(tmp_pa
             "SELECT sql FROM sqlite_master WHERE name = 'uniq_store_live_name'"
         ).fetchone()
     assert "WHERE status <> 'Deleted'" in sql
-    assert applied(sqlite_path(settings.database_url)) == ["0001_initial", "0002_live_unique_indexes"]
+    assert applied(sqlite_path(settings.database_url)) == MIGRATIONS
 
 
 async def test_init_db_is_idempotent_on_restart(tmp_path: Path) -> None:
@@ -51,7 +52,7 @@ async def test_init_db_is_idempotent_on_restart(tmp_path: Path) -> None:
         await create_store("shop")
     async with open_database(settings):
         assert await Store.filter(name="shop").count() == 1
-    assert applied(sqlite_path(settings.database_url)) == ["0001_initial", "0002_live_unique_indexes"]
+    assert applied(sqlite_path(settings.database_url)) == MIGRATIONS
 
 
 async def test_sqlite_runs_in_wal_mode_with_the_connection_pragmas(tmp_path: Path) -> None:
@@ -123,3 +124,16 @@ async def test_init_db_twice_without_close_is_refused(tmp_path: Path) -> None:
         with pytest.raises(DatabaseError):
             await init_db(settings)
     await close_db()  # harmless when already closed
+
+
+async def test_a_page_of_an_owners_stores_is_read_in_index_order_without_sorting(tmp_path: Path) -> None:
+    # The `stores` list's query (StoreService.list_stores): without the (owner, created_at, id) index of
+    # migration 0003, SQLite sorts every store of the owner to return the first page.
+    settings = make_settings(tmp_path)
+    async with open_database(settings):
+        page = Store.filter(owner="alice").exclude(status=StoreStatus.DELETED).order_by("created_at", "id")
+        sql = page.limit(51).sql(params_inline=True)
+    with sqlite3.connect(sqlite_path(settings.database_url)) as connection:
+        plan = " / ".join(str(row[3]) for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "TEMP B-TREE" not in plan, plan
+    assert "(owner=?)" in plan, plan

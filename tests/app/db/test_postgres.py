@@ -114,7 +114,11 @@ async def test_postgres_gets_every_table_and_partial_index_and_restarts_cleanly(
     assert tables >= {"store", "store_event", "audit_entry", "tortoise_migrations"}
     assert "WHERE" in indexes["uniq_store_live_name"]
     assert "Deleted" in indexes["uniq_store_live_namespace"]
-    assert [row["name"] for row in applied] == ["0001_initial", "0002_live_unique_indexes"]
+    assert [row["name"] for row in applied] == [
+        "0001_initial",
+        "0002_live_unique_indexes",
+        "0003_store_owner_order_index",
+    ]
 
 
 async def test_postgres_enforces_unique_live_names(postgres_settings: Settings) -> None:
