@@ -53,3 +53,9 @@ class CpuMeter:
 
 def ms(seconds: float) -> float:
     return round(seconds * 1000, 2)
+
+
+def children_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process's reaped children (cutime + cstime), from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")

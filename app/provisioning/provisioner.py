@@ -6,7 +6,8 @@ work it announces):
 - **install** (a worker, at most `provisioning_concurrency` at once, so never more helm installs than that):
   Pending -> Provisioning; create the labelled namespace (or reuse ours); `helm install` without --wait, with
   `values/<env>.yaml` and a per-store values file (the wrapper writes it 0600 and removes it after the call).
-  Transient faults (API outage, helm killed by its deadline) are retried with the watch backoff.
+  Transient faults (API outage, helm killed by its deadline) are retried with the watch backoff. The worker
+  moves on to the next store as soon as helm is done: announcing the result waits for the database.
 - **wait** (a task per store, outside the pool, so slow readiness does not block other installs): until the
   Observer says every workload is ready and the setup Job completed, driven by watch events, bounded by
   `provisioning_timeout_seconds` counted from the start of the install. Then Ready with the engine's URLs,
@@ -207,10 +208,14 @@ class KubeProvisioner:
             self._queued.discard(store_id)
             if store_id in self._tasks:
                 continue
-            task = self._spawn(store_id, self._install(store_id), f"install:{store_id}")
+            helm_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            task = self._spawn(store_id, self._install(store_id, helm_done), f"install:{store_id}")
             try:
-                # asyncio.wait, not await: a delete cancelling this store's install must not end the worker.
-                await asyncio.wait({task})
+                # Until helm is done with the store, not until the task ends: the workers bound helm runs,
+                # and the event announcing the install waits for a database commit, which under a burst's
+                # load takes a fair share of helm's own time. asyncio.wait, not await: a delete cancelling
+                # this store's install must not end the worker.
+                await asyncio.wait({task, helm_done}, return_when=asyncio.FIRST_COMPLETED)
             except asyncio.CancelledError:
                 task.cancel()
                 await asyncio.wait({task})
@@ -246,7 +251,8 @@ class KubeProvisioner:
 
     # -- install -----------------------------------------------------------------------------------
 
-    async def _install(self, store_id: str) -> None:
+    async def _install(self, store_id: str, helm_done: asyncio.Future[None]) -> None:
+        """Install the store's release; `helm_done` is set once no helm runs for it any more."""
         store = await Store.get_or_none(id=store_id)
         if store is None:
             return
@@ -269,7 +275,9 @@ class KubeProvisioner:
                 return
             try:
                 async with asyncio.timeout_at(deadline):
-                    await self._install_release(store, engine, starting_over=starting_over)
+                    await self._install_release(
+                        store, engine, starting_over=starting_over, helm_done=helm_done
+                    )
             except TimeoutError:
                 await self._fail(
                     store, f"The chart was not installed within {timeout:g}s (cluster unreachable?)"
@@ -285,7 +293,9 @@ class KubeProvisioner:
     def _host(self, store: Store) -> str:
         return f"{store.name}.{self._settings.base_domain}"
 
-    async def _install_release(self, store: Store, engine: Engine, *, starting_over: bool) -> None:
+    async def _install_release(
+        self, store: Store, engine: Engine, *, starting_over: bool, helm_done: asyncio.Future[None]
+    ) -> None:
         what = f"store {store.id}"
         created = await retrying(
             lambda: ensure_namespace(self._api, name=store.namespace, store_id=store.id),
@@ -300,11 +310,15 @@ class KubeProvisioner:
             kind="Namespace",
             name=store.namespace,
         )
-        release, reused = await retrying(
-            lambda: self._helm_install(store, engine, starting_over=starting_over),
-            what=f"installing the chart of {what}",
-            backoff=self._backoff,
-        )
+        try:
+            release, reused = await retrying(
+                lambda: self._helm_install(store, engine, starting_over=starting_over),
+                what=f"installing the chart of {what}",
+                backoff=self._backoff,
+            )
+        finally:
+            if not helm_done.done():
+                helm_done.set_result(None)
         # A release found deployed on resume was installed (and announced) by an earlier process: saying
         # "installed" again would repeat that step in the store's history.
         await self._event(
