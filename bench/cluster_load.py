@@ -18,13 +18,11 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -37,7 +35,7 @@ from bench.cluster_stores import (
     delete_store,
     log,
 )
-from bench.measure import cpu_seconds, percentile, rss_mb
+from bench.measure import children_cpu_seconds, cpu_seconds, percentile, rss_mb
 from bench.stack import (
     GraphQL,
     StoreplaneProcess,
@@ -117,12 +115,6 @@ def total(counts: Counter[Key], client: str, verbs: tuple[str, ...] | None = Non
     return sum(
         n for (who, verb, _), n in counts.items() if who == client and (verbs is None or verb in verbs)
     )
-
-
-def children_cpu_seconds(pid: int) -> float:
-    """CPU time of a process's reaped children (cutime + cstime): for Storeplane, its helm runs."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
 async def settle(control: ControlClient, quiet: float, *, limit: float = 60.0) -> float:
