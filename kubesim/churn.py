@@ -27,6 +27,18 @@ class ChurnWrite:
     at: float
 
 
+EVENT_TYPES = ("Normal", "Warning")
+DEFAULT_REASON = "KubesimChurn"
+
+
+@dataclass(frozen=True)
+class ChurnEvent:
+    """What the Events of mode `event` say: a Normal "KubesimChurn" unless asked otherwise."""
+
+    type: str = "Normal"
+    reason: str = DEFAULT_REASON
+
+
 @dataclass
 class Churn:
     """Writes pod Events (mode `event`) or pod status changes (mode `pod-status`) at `rate` per second."""
@@ -35,14 +47,27 @@ class Churn:
     records: list[ChurnWrite] = field(default_factory=list)
     _task: asyncio.Task[None] | None = None
 
-    def start(self, *, rate: float, count: int, mode: str, namespace: str | None) -> None:
+    def start(
+        self,
+        *,
+        rate: float,
+        count: int,
+        mode: str,
+        namespace: str | None,
+        event: ChurnEvent | None = None,
+    ) -> None:
         if mode not in ("event", "pod-status"):
             raise ValueError("mode must be 'event' or 'pod-status'")
         if rate <= 0 or count <= 0:
             raise ValueError("rate and count must be positive")
+        event = event or ChurnEvent()
+        if event.type not in EVENT_TYPES:
+            raise ValueError("eventType must be 'Normal' or 'Warning'")
+        if not event.reason:
+            raise ValueError("reason must not be empty")
         self.stop_nowait()
         self.records = []
-        self._task = asyncio.create_task(self._run(rate, count, mode, namespace), name="kubesim-churn")
+        self._task = asyncio.create_task(self._run(rate, count, mode, namespace, event), name="kubesim-churn")
 
     def stop_nowait(self) -> None:
         if self._task is not None:
@@ -59,7 +84,9 @@ class Churn:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    async def _run(self, rate: float, count: int, mode: str, namespace: str | None) -> None:
+    async def _run(
+        self, rate: float, count: int, mode: str, namespace: str | None, event: ChurnEvent
+    ) -> None:
         period = 1.0 / rate
         start = time.monotonic()
         targets: list[tuple[str, str]] = []
@@ -80,17 +107,22 @@ class Churn:
             pod = self.store.peek(PODS, *targets[seq % len(targets)])
             if pod is None:
                 continue
-            written = self._write(pod, seq, mode)
+            written = self._write(pod, seq, mode, event)
             if written is not None:
                 meta = pod["metadata"]
                 self.records.append(ChurnWrite(seq, written, meta["namespace"], meta["name"], time.time()))
 
-    def _write(self, pod: dict[str, Any], seq: int, mode: str) -> str | None:
+    def _write(self, pod: dict[str, Any], seq: int, mode: str, event: ChurnEvent) -> str | None:
         if mode == "event":
-            event = record_event(
-                self.store, pod, reason="KubesimChurn", message=f"churn {seq}", component="kubesim-churn"
+            written = record_event(
+                self.store,
+                pod,
+                reason=event.reason,
+                message=f"churn {seq}",
+                component="kubesim-churn",
+                type_=event.type,
             )
-            return None if event is None else str(event["metadata"]["resourceVersion"])
+            return None if written is None else str(written["metadata"]["resourceVersion"])
         updated = copy.deepcopy(pod)
         conditions = [
             c

@@ -63,11 +63,23 @@ class ControlClient:
         return int((await self._call("POST", "/compact"))["compactedResourceVersion"])
 
     async def start_churn(
-        self, *, rate: float, count: int, mode: str = "event", namespace: str | None = None
+        self,
+        *,
+        rate: float,
+        count: int,
+        mode: str = "event",
+        namespace: str | None = None,
+        event_type: str | None = None,
+        reason: str | None = None,
     ) -> None:
+        """Start writing pod Events (of `event_type` and `reason`, in mode `event`) or pod status changes."""
         body: dict[str, Any] = {"rate": rate, "count": count, "mode": mode}
         if namespace is not None:
             body["namespace"] = namespace
+        if event_type is not None:
+            body["eventType"] = event_type
+        if reason is not None:
+            body["reason"] = reason
         await self._call("POST", "/churn", body)
 
     async def churn(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kubesim.churn import Churn
+from kubesim.churn import DEFAULT_REASON, Churn, ChurnEvent
 from kubesim.faults import Faults, Rule
 from kubesim.metrics import Metrics
 from kubesim.store import Store
@@ -109,6 +109,9 @@ class Control:
                 count=int(_number(body, "count", 100)),
                 mode=str(body.get("mode", "event")),
                 namespace=body.get("namespace"),
+                event=ChurnEvent(
+                    type=str(body.get("eventType", "Normal")), reason=str(body.get("reason", DEFAULT_REASON))
+                ),
             )
         except ValueError as exc:
             raise _bad(str(exc)) from exc

@@ -98,6 +98,14 @@ class EventWriter:
 
         Cancelling the caller does not retract the event: once queued it is written and published.
         """
+        return await (await self.submit(draft))
+
+    async def submit(self, draft: StoreEventDraft) -> asyncio.Future[StoreEvent]:
+        """Queue the event (waiting only for room in the queue); the future resolves once it is committed.
+
+        For a caller with several events at hand: their commits then share the writer's transactions instead
+        of taking one round trip each. Await every future it returns.
+        """
         if not self._accepting:
             raise EventWriterClosedError("the event writer is not running")
         pending = _Pending(draft, asyncio.get_running_loop().create_future())
@@ -105,7 +113,7 @@ class EventWriter:
         if self._stopped:
             # stop() finished while this call waited for room in the queue: nobody will read it now.
             self._fail_queued()
-        return await pending.done
+        return pending.done
 
     async def _run(self) -> None:
         while True:

@@ -11,6 +11,7 @@ or disconnect; `aclosing` then unsubscribes from the bus whatever way the genera
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
@@ -62,6 +63,10 @@ async def resolve_store_events(
         async for event in live:
             if event.id <= cursor:
                 continue
+            if live.pending:
+                # A backlog goes out one event per turn of the event loop: sent in one go, it would hold the
+                # loop while every other subscriber, the watches and the websockets' pings wait.
+                await asyncio.sleep(0)
             yield StoreEvent.from_model(event)
             cursor = event.id
         if live.close_reason is not None:

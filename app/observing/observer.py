@@ -96,12 +96,14 @@ class Observer:
         changes: StoreChanges | None = None,
         specs: Iterable[WatchSpec] = STOREPLANE_WATCHES,
         queue_size: int = 10_000,
+        batch_max: int = 100,
     ) -> None:
         self._catalog = catalog
         self._writer = writer
         self._changes = changes
         # Bounded: a consumer stuck on the database holds the watchers back instead of growing memory.
         self._queue: asyncio.Queue[WatchEvent] = asyncio.Queue(maxsize=queue_size)
+        self._batch_max = batch_max
         self._watches = WatchSet(api, specs, settings=watch_settings, sink=self._queue)
         self._task: asyncio.Task[None] | None = None
         self._stores: dict[str, StoreView] = {}
@@ -281,50 +283,82 @@ class Observer:
 
     async def _consume(self) -> None:
         while True:
-            event = await self._queue.get()
+            batch = [await self._queue.get()]
+            # What else has queued meanwhile goes with it: the notes of the whole batch share the writer's
+            # commits. Waiting for each event's own commit would let one event through per turn of the loop,
+            # and each turn waits for every subscriber the previous event woke: with many subscribers the
+            # observation then falls behind the cluster, seconds behind and growing.
+            while len(batch) < self._batch_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             try:
-                await self._handle(event)
+                await self._handle(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _handle(self, batch: list[WatchEvent]) -> None:
+        """Index every event of the batch, write their notes, then re-assess each store they touched."""
+        writes: list[tuple[WatchEvent, asyncio.Future[StoreEvent]]] = []
+        changed: dict[str, None] = {}  # the stores touched, in order
+        for event in batch:
+            try:
+                indexed = self._index(event)
+                if indexed is None:
+                    continue
+                store_id, notes = indexed
+                writes.extend(
+                    (event, done) for done in await self._submit(store_id, notes, from_list=event.from_list)
+                )
+                changed[store_id] = None
+            except Exception:
+                log.exception("observing %s %s/%s failed", event.kind, event.namespace, event.name)
+        for event, done in writes:
+            try:
+                await done
             except Exception:
                 # One event that cannot be written (database down) must not end the observation.
                 log.exception("observing %s %s/%s failed", event.kind, event.namespace, event.name)
-            finally:
-                self._queue.task_done()
+        # After the commits: whoever a change wakes finds its notes in the database.
+        for store_id in changed:
+            try:
+                await self._after_change(store_id)
+            except Exception:
+                log.exception("re-assessing store %s failed", store_id)
 
-    async def _handle(self, event: WatchEvent) -> None:
+    def _index(self, event: WatchEvent) -> tuple[str, list[Note]] | None:
+        """Update the caches with `event`; its store and the notes it deserves (None: no store's)."""
         deleted = event.type == "DELETED"
         obj = event.object
         if event.kind == "Namespace":
             store_id = self._index_namespace(event.name, obj, deleted=deleted)
             if store_id is None:
-                return
-            if deleted:
-                note = Note(
-                    EventType.NORMAL,
-                    "NamespaceDeleted",
-                    f"Namespace {event.name} deleted",
-                    "Namespace",
-                    event.name,
-                )
-                await self._write(store_id, [note], from_list=event.from_list)
-            await self._after_change(store_id)
-            return
+                return None
+            if not deleted:
+                return store_id, []
+            note = Note(
+                EventType.NORMAL,
+                "NamespaceDeleted",
+                f"Namespace {event.name} deleted",
+                "Namespace",
+                event.name,
+            )
+            return store_id, [note]
         store_id = self._by_namespace.get(event.namespace)
         if store_id is None:
-            return  # not a store namespace (the Event and helm Secret watches see the whole cluster)
+            return None  # not a store namespace (the Event and helm Secret watches see the whole cluster)
         if event.kind == "Event":
-            await self._write(store_id, self._event_notes(event), from_list=event.from_list)
+            return store_id, self._event_notes(event)
+        by_name = self._objects[event.namespace][event.kind]
+        if deleted:
+            by_name.pop(event.name, None)
         else:
-            by_name = self._objects[event.namespace][event.kind]
-            if deleted:
-                by_name.pop(event.name, None)
-            else:
-                by_name[event.name] = obj
-            if event.kind != "Secret":
-                notes = self._object_notes(event)
-                if deleted and self._stores[store_id].status == StoreStatus.DELETING:
-                    notes = []  # the deletion we asked for: "deleted" warnings would only alarm
-                await self._write(store_id, notes, from_list=event.from_list)
-        await self._after_change(store_id)
+            by_name[event.name] = obj
+        if event.kind == "Secret":
+            return store_id, []
+        notes = self._object_notes(event)
+        if deleted and self._stores[store_id].status == StoreStatus.DELETING:
+            notes = []  # the deletion we asked for: "deleted" warnings would only alarm
+        return store_id, notes
 
     def _index_namespace(self, name: str, obj: Obj, *, deleted: bool) -> str | None:
         if deleted:
@@ -380,27 +414,32 @@ class Observer:
             self._signatures[key] = signature(event.kind, event.object)
         return object_notes(event.kind, event.object, previous=previous, deleted=deleted)
 
-    async def _write(self, store_id: str, notes: list[Note], *, from_list: bool) -> None:
+    async def _submit(
+        self, store_id: str, notes: list[Note], *, from_list: bool
+    ) -> list[asyncio.Future[StoreEvent]]:
+        """Queue the notes with the writer; the futures resolve once each is committed."""
         written = self._written[store_id]
+        futures = []
         for note in notes:
             if from_list and note.key in written:
                 continue  # replayed by a list: an earlier process (or watch) already wrote it
             written.add(note.key)
-            await self._writer.write(
-                StoreEventDraft(
-                    store_id=store_id,
-                    type=note.type,
-                    reason=note.reason,
-                    message=note.message,
-                    source=EventSource.KUBERNETES,
-                    involved_kind=note.kind,
-                    involved_name=note.name,
-                )
+            draft = StoreEventDraft(
+                store_id=store_id,
+                type=note.type,
+                reason=note.reason,
+                message=note.message,
+                source=EventSource.KUBERNETES,
+                involved_kind=note.kind,
+                involved_name=note.name,
             )
+            futures.append(await self._writer.submit(draft))
+        return futures
 
     async def write_note(self, store_id: str, note: Note) -> None:
         """Write a note the provisioner decides on (the ingress announcement when the store is ready)."""
-        await self._write(store_id, [note], from_list=False)
+        for done in await self._submit(store_id, [note], from_list=False):
+            await done
 
     async def _after_change(self, store_id: str) -> None:
         if self._changes is not None and self.synced:

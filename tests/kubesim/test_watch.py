@@ -328,3 +328,32 @@ async def test_churn_writes_events_at_the_requested_rate_and_records_them(
     assert sorted(e.metadata.resource_version for e in events.items) == sorted(
         w["resourceVersion"] for w in writes
     )
+
+
+async def test_churn_writes_events_of_the_requested_type_and_reason(
+    api: ApiClient, control: ControlClient
+) -> None:
+    core = CoreV1Api(api)
+    ns = await _namespace(core)
+    pod: Any = {
+        "metadata": {"name": "target"},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.37.0"}]},
+    }
+    await core.create_namespaced_pod(ns, pod)
+    await control.start_churn(rate=50, count=4, namespace=ns, event_type="Warning", reason="BackOff")
+
+    async def finished() -> dict[str, Any] | None:
+        state = await control.churn()
+        return None if state["running"] else state
+
+    writes = (await eventually(finished, what="churn to finish"))["writes"]
+    events = await core.list_namespaced_event(ns, field_selector="type=Warning,reason=BackOff")
+    assert sorted((e.metadata.resource_version, e.message) for e in events.items) == sorted(
+        (w["resourceVersion"], f"churn {w['seq']}") for w in writes
+    )
+    assert {(e.involved_object.kind, e.involved_object.name) for e in events.items} == {("Pod", "target")}
+
+
+async def test_churn_refuses_an_unknown_event_type(control: ControlClient) -> None:
+    with pytest.raises(RuntimeError, match="eventType"):
+        await control.start_churn(rate=10, count=1, event_type="Error")

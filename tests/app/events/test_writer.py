@@ -148,3 +148,23 @@ async def test_write_before_start_is_refused(settings: Settings) -> None:
     writer = make_writer(settings)
     with pytest.raises(EventWriterClosedError):
         await writer.write(draft("st-x", "early"))
+
+
+async def test_submitted_events_are_committed_and_published_in_the_order_submitted(
+    settings: Settings,
+) -> None:
+    store = await create_store("shop-submit")
+    bus: EventBus[StoreEvent] = EventBus(queue_size=10)
+    published = bus.subscribe()
+    writer = make_writer(settings, bus)
+    writer.start()
+    try:
+        # Queued without waiting for each commit (as the observer does with a batch of watch events).
+        futures = [await writer.submit(draft(store.id, f"m{n}")) for n in range(5)]
+        events = [await future for future in futures]
+    finally:
+        await writer.stop()
+        bus.close()
+    assert [event.message for event in events] == [f"m{n}" for n in range(5)]
+    assert [event.id for event in events] == list(range(events[0].id, events[0].id + 5))
+    assert [event async for event in published] == events
