@@ -15,6 +15,7 @@ from strawberry.extensions import (
 )
 
 from app.graphql.errors import MaskInternalErrors
+from app.graphql.fanout import SharedEventExecutor
 from app.graphql.mutations import Mutation
 from app.graphql.queries import Query
 from app.graphql.subscriptions import Subscription
@@ -36,6 +37,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        execution_context_class=SharedEventExecutor,
         # Factories, not instances: Strawberry builds fresh extensions for every operation.
         extensions=[
             partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
