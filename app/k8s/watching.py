@@ -98,7 +98,7 @@ class WatchSpec:
     namespace: str | None = None
     """One namespace, or None for all namespaces (and for cluster-scoped kinds such as Namespace)."""
     omit_fields: tuple[str, ...] = ()
-    """Top-level fields dropped from every object before it is cached or delivered."""
+    """Fields dropped from every object before it is cached or delivered; dotted for nested ones."""
 
     @property
     def api_version(self) -> str:
@@ -116,17 +116,29 @@ class WatchSpec:
         return f"{base}/{self.plural}"
 
 
-def _by_store(name: str, kind: str, plural: str, *, group: str = "", version: str = "v1") -> WatchSpec:
-    return WatchSpec(name, kind, version, plural, group=group, label_selector=STORE_ID_LABEL)
+def _by_store(
+    name: str, kind: str, plural: str, *, group: str = "", version: str = "v1", omit: tuple[str, ...] = ()
+) -> WatchSpec:
+    return WatchSpec(
+        name, kind, version, plural, group=group, label_selector=STORE_ID_LABEL, omit_fields=omit
+    )
 
 
 NAMESPACES = WatchSpec(
     "namespaces", "Namespace", "v1", "namespaces", label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY}"
 )
-PODS = _by_store("pods", "Pod", "pods")
-STATEFULSETS = _by_store("statefulsets", "StatefulSet", "statefulsets", group="apps")
-DEPLOYMENTS = _by_store("deployments", "Deployment", "deployments", group="apps")
-JOBS = _by_store("jobs", "Job", "jobs", group="batch")
+# Every watched object stays in memory for as long as it exists, so what no consumer reads is dropped: a pod's
+# spec and a workload's pod template are most of their size (the observer reads status, replicas, rules).
+PODS = _by_store("pods", "Pod", "pods", omit=("spec",))
+STATEFULSETS = _by_store(
+    "statefulsets",
+    "StatefulSet",
+    "statefulsets",
+    group="apps",
+    omit=("spec.template", "spec.volumeClaimTemplates"),
+)
+DEPLOYMENTS = _by_store("deployments", "Deployment", "deployments", group="apps", omit=("spec.template",))
+JOBS = _by_store("jobs", "Job", "jobs", group="batch", omit=("spec.template",))
 PVCS = _by_store("persistentvolumeclaims", "PersistentVolumeClaim", "persistentvolumeclaims")
 INGRESSES = _by_store("ingresses", "Ingress", "ingresses", group="networking.k8s.io")
 # helm keeps each release revision in a Secret labelled owner=helm (and name, status, version); the selector
@@ -504,8 +516,13 @@ class Watcher:
     def _slim(self, obj: Obj) -> Obj:
         # managedFields is often the largest part of an object on a real server and no consumer reads it.
         obj.get("metadata", {}).pop("managedFields", None)
-        for name in self.spec.omit_fields:
-            obj.pop(name, None)
+        for path in self.spec.omit_fields:
+            *parents, last = path.split(".")
+            target: Any = obj
+            for part in parents:
+                target = target.get(part) if isinstance(target, dict) else None
+            if isinstance(target, dict):
+                target.pop(last, None)
         return obj
 
     async def _receive(self, obj: Obj, *, deleted: bool) -> None:

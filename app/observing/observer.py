@@ -113,11 +113,14 @@ class Observer:
         self._warnings: dict[str, dict[str, str]] = defaultdict(dict)
         self._signatures: dict[tuple[str, str, str], str] = {}
         self._relayed_counts: dict[str, int] = {}
-        self._written: dict[str, set[tuple[str, str, str, str]]] = defaultdict(set)
+        # Per store, the notes already written (loaded on the store's first note, not all at start: most
+        # stores' histories are never replayed against, and one query per store has no parameter limit).
+        self._written: dict[str, set[tuple[str, str, str, str]]] = {}
         self._steps: dict[str, frozenset[str]] = {}
         self._signals: dict[str, asyncio.Event] = {}
         self._listeners: list[Listener] = []
         self._orphans_logged: set[str] = set()
+        self._caught_up = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -126,11 +129,6 @@ class Observer:
             raise RuntimeError("Observer already started")
         for store in await Store.exclude(status=StoreStatus.DELETED):
             self.track(store)
-        rows = await StoreEvent.filter(
-            source=EventSource.KUBERNETES, store_id__in=list(self._stores)
-        ).values_list("store_id", "involved_kind", "involved_name", "reason", "message")
-        for store_id, kind, name, reason, message in rows:
-            self._written[str(store_id)].add((str(kind), str(name), str(reason), str(message)))
         self._task = asyncio.create_task(self._consume(), name="observer")
         self._task.add_done_callback(_log_death)
         await self._watches.start()
@@ -162,8 +160,11 @@ class Observer:
 
     async def wait_synced(self) -> None:
         await self._watches.wait_synced()
-        # The watchers have listed; the consumer may still be indexing what they delivered.
-        await self._drained()
+        if not self._caught_up:
+            # The watchers have listed; the consumer may still be indexing what they delivered. Only once:
+            # later, a busy queue never empties, and every waiter would wait for all stores' events.
+            await self._drained()
+            self._caught_up = True
 
     # -- stores ------------------------------------------------------------------------------------
 
@@ -418,7 +419,12 @@ class Observer:
         self, store_id: str, notes: list[Note], *, from_list: bool
     ) -> list[asyncio.Future[StoreEvent]]:
         """Queue the notes with the writer; the futures resolve once each is committed."""
-        written = self._written[store_id]
+        written = self._written.get(store_id)
+        if written is None:
+            loaded = await _written_notes(store_id)
+            # write_note (the provisioner's task) may have loaded the same store while this one waited.
+            written = self._written.setdefault(store_id, loaded)
+            written |= loaded
         futures = []
         for note in notes:
             if from_list and note.key in written:
@@ -467,3 +473,11 @@ class Observer:
 def _log_death(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("the observer died", exc_info=task.exception())
+
+
+async def _written_notes(store_id: str) -> set[tuple[str, str, str, str]]:
+    """The keys (app.observing.messages.Note.key) of the store's notes that are in the database."""
+    rows = await StoreEvent.filter(source=EventSource.KUBERNETES, store_id=store_id).values_list(
+        "involved_kind", "involved_name", "reason", "message"
+    )
+    return {(str(kind), str(name), str(reason), str(message)) for kind, name, reason, message in rows}

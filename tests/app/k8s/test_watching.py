@@ -17,6 +17,7 @@ import pytest
 from kubernetes_asyncio.client import (
     ApiClient,
     ApiException,
+    AppsV1Api,
     CoreV1Api,
     V1ConfigMap,
     V1Container,
@@ -32,6 +33,7 @@ from kubernetes_asyncio.client import (
 
 from app.k8s.client import kube_client
 from app.k8s.watching import (
+    DEPLOYMENTS,
     HELM_RELEASES,
     MANAGED_BY,
     MANAGED_BY_LABEL,
@@ -159,6 +161,47 @@ async def test_initial_list_delivers_existing_labelled_objects_as_added_and_sets
         assert {obj["metadata"]["name"] for obj in cached} == {"release-1", "release-2"}
         # The release payload (rendered manifests, generated passwords) is neither cached nor delivered.
         assert not any("data" in obj for obj in cached)
+    finally:
+        await watches.stop()
+
+
+async def test_what_no_consumer_reads_is_neither_cached_nor_delivered(
+    api: ApiClient, kube: ApiClient, namespace: str
+) -> None:
+    labels = {STORE_ID_LABEL: namespace, "app": "web"}
+    template = {
+        "metadata": {"labels": labels},
+        "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]},
+    }
+    deployment: dict[str, Any] = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "labels": labels},
+        "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": template},
+    }
+    await AppsV1Api(api).create_namespaced_deployment(namespace, deployment)  # type: ignore[arg-type]
+    queue: asyncio.Queue[WatchEvent] = asyncio.Queue()
+    watches = WatchSet(kube, [DEPLOYMENTS, PODS], settings=FAST, sink=queue)
+    try:
+        await watches.start()
+        await asyncio.wait_for(watches.wait_synced(), 10)
+
+        def cached_pods() -> list[dict[str, Any]]:
+            return watches["pods"].objects(namespace=namespace)
+
+        await eventually(lambda: _true(len(cached_pods()) == 2), timeout=10, what="the two pods")
+        cached = watches["deployments"].get("web", namespace=namespace)
+        assert cached is not None
+        # The replica count and the status stay: readiness needs them. The pod template goes.
+        assert cached["spec"]["replicas"] == 2
+        assert "template" not in cached["spec"]
+        assert all("spec" not in pod and "status" in pod for pod in cached_pods())
+        delivered = [queue.get_nowait() for _ in range(queue.qsize())]
+        assert delivered
+        assert all("managedFields" not in event.object["metadata"] for event in delivered)
+        assert not any(
+            "template" in event.object.get("spec", {}) for event in delivered if event.kind == "Deployment"
+        )
     finally:
         await watches.stop()
 
