@@ -124,9 +124,6 @@ class Settings(BaseSettings):
     helm_install_timeout_seconds: float = Field(
         default=120, gt=0, description="Limit for one `helm install` (run without --wait, so it is short)."
     )
-    helm_upgrade_timeout_seconds: float = Field(
-        default=120, gt=0, description="Limit for one `helm upgrade` (also without --wait)."
-    )
     helm_uninstall_timeout_seconds: float = Field(
         default=300,
         gt=0,
