@@ -48,8 +48,8 @@ from bench.stack import (
     helm_binary,
     helm_env,
     kubesim_running,
-    machine,
     open_subscription,
+    run_benchmark,
     storeplane_running,
     workdir,
 )
@@ -750,14 +750,8 @@ def parse_args(argv: list[str]) -> Config:
 
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(sys.argv[1:] if argv is None else argv)
-    started = time.perf_counter()
-    result = asyncio.run(measure(config))
-    result["duration_s"] = round(time.perf_counter() - started, 1)
-    result["machine"] = machine()
-    print(table(result))
-    print(json.dumps(result, separators=(",", ":")))
+    run_benchmark(lambda: measure(config), table)
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        main()
+    main()

@@ -22,22 +22,11 @@ from functools import partial
 
 import aiohttp
 
+from bench.dashboard import dashboard_document
 from bench.stack import GraphQL
 
-STORES_QUERY = """
-fragment EventFields on StoreEvent { id storeId time type reason message source involvedKind involvedName }
-query Stores($first: Int, $after: String) {
-  stores(first: $first, after: $after) {
-    edges { node {
-      id name engine status namespace owner storefrontUrl adminUrl failureReason createdAt readyAt deletedAt
-      progress { done total steps { id title done } }
-      lastEvent { ...EventFields }
-    } }
-    pageInfo { hasNextPage endCursor }
-  }
-}
-"""
-"""The dashboard's store list (web/src/graphql/operations.graphql, `Stores` with `StoreFields`)."""
+STORES_QUERY = dashboard_document("Stores")
+"""The dashboard's store list (`Stores` with `StoreFields`), read from the dashboard's own operations."""
 MINIMAL_QUERY = "query Stores($first: Int) { stores(first: $first) { edges { node { id status } } } }"
 """The same page with two columns: what is left is the wait for a busy server, not the query's own work."""
 QUERIES = {"dashboard": STORES_QUERY, "minimal": MINIMAL_QUERY}

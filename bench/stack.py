@@ -16,7 +16,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,6 +256,33 @@ async def open_subscription(
         await ws.close()
         raise
     return ws
+
+
+def run_benchmark(
+    measure: Callable[[], Awaitable[dict[str, Any]]], table: Callable[[dict[str, Any]], str]
+) -> None:
+    """Run a measurement, then print its table and, as the last line, its figures as one JSON object.
+
+    SIGTERM stops a benchmark as Ctrl-C does: the measurement is cancelled, and with it every process it
+    started (kubesim, Storeplane, clients) is stopped before the benchmark exits.
+    """
+    started = time.perf_counter()
+
+    async def main() -> dict[str, Any]:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await measure()
+
+    try:
+        result = asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("stopped; every process the benchmark started has been stopped", file=sys.stderr)
+        raise SystemExit(130) from None
+    result.setdefault("machine", machine())
+    result["duration_s"] = round(time.perf_counter() - started, 1)
+    print(table(result))
+    print(json.dumps(result, separators=(",", ":")))
 
 
 def machine() -> dict[str, Any]:

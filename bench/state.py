@@ -32,6 +32,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.dashboard import dashboard_document
 from bench.measure import cpu_seconds, ms, percentile, rss_mb
 from bench.stack import (
     OWNER,
@@ -39,7 +40,7 @@ from bench.stack import (
     GraphQL,
     StoreplaneProcess,
     kubesim_running,
-    machine,
+    run_benchmark,
     storeplane_running,
     workdir,
 )
@@ -69,21 +70,15 @@ class Config:
 
 # -- the reads ---------------------------------------------------------------------------------
 
-EVENT_FIELDS = "id storeId time type reason message source involvedKind involvedName"
-# The dashboard's store selection (web/src/graphql/operations.graphql, StoreFields).
-STORE_FIELDS = f"""
-id name engine status namespace owner storefrontUrl adminUrl failureReason createdAt readyAt deletedAt
-progress {{ done total steps {{ id title done }} }}
-lastEvent {{ {EVENT_FIELDS} }}
-"""
-STORES_QUERY = f"""
-query Stores($first: Int, $after: String, $status: StoreStatus, $search: String) {{
-  stores(first: $first, after: $after, status: $status, search: $search) {{
-    edges {{ cursor node {{ {STORE_FIELDS} }} }}
-    pageInfo {{ hasNextPage endCursor }}
-  }}
-}}
-"""
+# The dashboard's selections (web/src/graphql/operations.graphql), with the filters the list can apply.
+STORES_QUERY = """
+query Stores($first: Int, $after: String, $status: StoreStatus, $search: String) {
+  stores(first: $first, after: $after, status: $status, search: $search) {
+    edges { cursor node { ...StoreFields } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+""" + dashboard_document("StoreFields")
 # A lean selection of the same page: the difference to the dashboard's is the cost of its 40 more fields.
 LEAN_QUERY = """
 query Stores($first: Int) {
@@ -93,17 +88,17 @@ query Stores($first: Int) {
   }
 }
 """
-EVENTS_QUERY = f"""
-query Events($storeId: ID, $first: Int, $after: ID) {{
-  storeEvents(storeId: $storeId, first: $first, after: $after) {{
-    edges {{ cursor node {{ {EVENT_FIELDS} }} }}
-    pageInfo {{ hasNextPage endCursor }}
-  }}
-}}
-"""
+EVENTS_QUERY = """
+query Events($storeId: ID, $first: Int, $after: ID) {
+  storeEvents(storeId: $storeId, first: $first, after: $after) {
+    edges { cursor node { ...EventFields } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+""" + dashboard_document("EventFields")
 FLOOR_QUERY = "{ __typename }"
-STORE_CHANGED = f"subscription {{ storeChanged {{ {STORE_FIELDS} }} }}"
-STORE_EVENTS = f"subscription($storeId: ID) {{ storeEvents(storeId: $storeId) {{ {EVENT_FIELDS} }} }}"
+STORE_CHANGED = dashboard_document("StoreChanged")
+STORE_EVENTS = dashboard_document("StoreEvents")
 
 # The baseline: what the ORM should ideally send. One statement per page of stores, the newest event of
 # each store joined through the (store_id, id) index; the keyset condition for later pages.
@@ -593,14 +588,8 @@ def parse_args(argv: Sequence[str]) -> Config:
 
 def main(argv: Sequence[str] | None = None) -> None:
     config = parse_args(sys.argv[1:] if argv is None else argv)
-    started = time.perf_counter()
-    result = asyncio.run(measure(config))
-    result["machine"] = machine()
-    result["duration_s"] = round(time.perf_counter() - started, 1)
-    print(table(result))
-    print(json.dumps(result, separators=(",", ":")))
+    run_benchmark(lambda: measure(config), table)
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        main()
+    main()

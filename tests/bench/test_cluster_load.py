@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from pathlib import Path
+from tests.bench.smoke import bench_pids, run_bench
 
-from tests.helpers import REPO, run
-
-
-def bench_pids() -> set[int]:
-    """Processes started by this benchmark: kubesim and storeplane both run with a `cluster-load-` folder."""
-    pids = set()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            args = (proc / "cmdline").read_bytes().split(b"\0")
-            environ = (proc / "environ").read_bytes()
-        except OSError:
-            continue  # it exited while we looked, or is not ours to read
-        if any(b"/cluster-load-" in arg for arg in args) or b"/cluster-load-" in environ:
-            pids.add(int(proc.name))
-    return pids
+# The processes a run starts: kubesim and Storeplane by their folder, the client processes by module.
+MARKS = (b"/cluster-load-",)
 
 
 async def test_cluster_load_prints_one_json_line_with_its_figures() -> None:
-    before = bench_pids()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    args = [sys.executable, "-m", "bench.cluster_load", "--stores", "3", "--baseline-stores", "1"]
+    before = bench_pids(*MARKS)
+    args = ["--stores", "3", "--baseline-stores", "1"]
     args += ["--window", "3", "--lifecycles", "1", "--settle", "0.5"]
-    result = (await run(args, env=env, timeout=120.0)).check()
-
-    lines = result.stdout.strip().splitlines()
-    figures = json.loads(lines[-1])
-    assert not any(line.startswith("{") for line in lines[:-1]), "exactly one JSON line"
-    assert "open watches" in result.stdout  # the human table precedes it
+    stdout, figures = await run_bench("cluster_load", args, timeout=120.0)
+    assert "open watches" in stdout  # the human table precedes it
     assert figures["benchmark"] == "cluster_load"
     assert (figures["stores"], figures["baseline_stores"], figures["window_s"]) == (3, 1, 3.0)
     base, loaded = figures["window"]["baseline"], figures["window"]["loaded"]
@@ -64,4 +41,4 @@ async def test_cluster_load_prints_one_json_line_with_its_figures() -> None:
         assert isinstance(target["met"], bool)
     assert isinstance(figures["full_run_estimate_s"], int)
     assert figures["machine"]["nproc"] >= 1
-    assert bench_pids() <= before, "the benchmark left a process behind"
+    assert bench_pids(*MARKS) <= before, "the benchmark left a process behind"

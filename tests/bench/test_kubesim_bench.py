@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from pathlib import Path
 from typing import Any
 
-from tests.helpers import REPO, run
+from tests.bench.smoke import bench_pids, run_bench
 
-
-def bench_kubesim_pids() -> set[int]:
-    """kubesim processes started by a benchmark (their kubeconfig is in a `kubesim-bench-` directory)."""
-    pids = set()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            args = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue  # it exited while we looked
-        if b"kubesim" in args and any(b"/kubesim-bench-" in arg for arg in args):
-            pids.add(int(proc.name))
-    return pids
+# The processes a run starts: kubesim and Storeplane by their folder, the client processes by module.
+MARKS = (b"/kubesim-bench-",)
 
 
 def assert_latency(figures: dict[str, Any]) -> None:
@@ -36,16 +20,11 @@ def assert_latency(figures: dict[str, Any]) -> None:
 
 
 async def test_kubesim_bench_prints_one_json_line_with_its_figures() -> None:
-    before = bench_kubesim_pids()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    args = [sys.executable, "-m", "bench.kubesim_bench", "--namespaces", "3", "--watches", "6"]
+    before = bench_pids(*MARKS)
+    args = ["--namespaces", "3", "--watches", "6"]
     args += ["--rate", "20", "--seconds", "0.5"]
-    result = (await run(args, env=env, timeout=120.0)).check()
-
-    lines = result.stdout.strip().splitlines()
-    figures = json.loads(lines[-1])
-    assert not any(line.startswith("{") for line in lines[:-1]), "exactly one JSON line"
-    assert "creates/s" in result.stdout  # the human table precedes it
+    stdout, figures = await run_bench("kubesim_bench", args, timeout=120.0)
+    assert "creates/s" in stdout  # the human table precedes it
     assert figures["benchmark"] == "kubesim"
     assert figures["namespaces"] == 3
     assert figures["watches"] == 6
@@ -66,4 +45,4 @@ async def test_kubesim_bench_prints_one_json_line_with_its_figures() -> None:
     assert figures["latency_ms"]["baseline"]["expected"] == 10
     assert isinstance(figures["p99_ratio"], float | int)
     assert isinstance(figures["p99_diff_ms"], float | int)
-    assert bench_kubesim_pids() <= before, "the benchmark left a kubesim process behind"
+    assert bench_pids(*MARKS) <= before, "the benchmark left a kubesim process behind"

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from pathlib import Path
 from typing import Any
 
-from tests.helpers import REPO, run
+from tests.bench.smoke import bench_pids, run_bench
 
-MARK = b"/provision-bench-"
-"""In every process the benchmark starts: kubesim's and helm's arguments, Storeplane's environment."""
-
-
-def bench_pids() -> set[int]:
-    """kubesim, Storeplane, helm and sampler processes of a provisioning benchmark."""
-    pids = set()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            args = (proc / "cmdline").read_bytes()
-            environ = (proc / "environ").read_bytes()
-        except OSError:
-            continue  # it exited while we looked, or is not ours to read
-        if MARK in args or MARK in environ or b"bench.provision_sampler" in args:
-            pids.add(int(proc.name))
-    return pids
+# The processes a run starts: kubesim and Storeplane by their folder, the client processes by module.
+MARKS = (b"/provision-bench-", b"bench.provision_sampler")
 
 
 def assert_burst_side(figures: dict[str, Any]) -> None:
@@ -40,16 +20,11 @@ def assert_burst_side(figures: dict[str, Any]) -> None:
 
 
 async def test_provision_bench_prints_one_json_line_with_its_figures() -> None:
-    before = bench_pids()
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    args = [sys.executable, "-m", "bench.provision", "--singles", "1", "--burst", "2", "--warmup", "0"]
+    before = bench_pids(*MARKS)
+    args = ["--singles", "1", "--burst", "2", "--warmup", "0"]
     args += ["--high-concurrency", "0", "--idle-seconds", "0.5", "--settle-seconds", "0"]
-    result = (await run(args, env=env, timeout=180.0)).check()
-
-    lines = result.stdout.strip().splitlines()
-    figures = json.loads(lines[-1])
-    assert not any(line.startswith("{") for line in lines[:-1]), "exactly one JSON line"
-    assert "single store, median of 1" in result.stdout  # the human table precedes it
+    stdout, figures = await run_bench("provision", args, timeout=180.0)
+    assert "single store, median of 1" in stdout  # the human table precedes it
     assert figures["benchmark"] == "provision"
     assert figures["concurrency"] == 4
     assert figures["delays"]["readiness"] > 0
@@ -81,4 +56,4 @@ async def test_provision_bench_prints_one_json_line_with_its_figures() -> None:
     assert all(isinstance(target["met"], bool) for target in figures["targets"].values())
     assert figures["machine"]["nproc"] >= 1
     assert figures["duration_s"] > 0
-    assert bench_pids() <= before, "the benchmark left a process behind"
+    assert bench_pids(*MARKS) <= before, "the benchmark left a process behind"
