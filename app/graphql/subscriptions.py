@@ -59,6 +59,8 @@ async def resolve_store_events(
                 cursor = event.id
             if not page.has_next_page:
                 break
+        # A subscription lives for hours: the last replayed page (up to a page of events) must not.
+        del page
         # 3. Then live events, minus those the replay returned.
         async for event in live:
             if event.id <= cursor:
