@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,7 +32,15 @@ from kubernetes_asyncio.client import ApiClient, Configuration, CoreV1Api
 from bench.event_clients import CHURN_SEQ, SubscriberProcess
 from bench.kubesim_bench import until
 from bench.measure import cpu_seconds, ms, percentile
-from bench.stack import GraphQL, StoreplaneProcess, kubesim_running, machine, storeplane_running, workdir
+from bench.stack import (
+    GraphQL,
+    StoreplaneProcess,
+    kubesim_running,
+    machine,
+    run_benchmark,
+    storeplane_running,
+    workdir,
+)
 from kubesim.client import ControlClient
 from kubesim.process import KubesimProcess
 
@@ -655,13 +661,8 @@ def parse_args(argv: list[str]) -> Config:
 
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(sys.argv[1:] if argv is None else argv)
-    started = time.perf_counter()
-    result = asyncio.run(run(config))
-    result["duration_s"] = round(time.perf_counter() - started, 1)
-    print(table(result))
-    print(json.dumps(result, separators=(",", ":")))
+    run_benchmark(lambda: run(config), table)
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        main()
+    main()
