@@ -13,8 +13,8 @@ work it announces):
   `provisioning_timeout_seconds` counted from the start of the install. Then Ready with the engine's URLs,
   or Failed with a reason naming what was not ready.
 - **delete** (any state): Deleting is recorded by the caller; the install or wait task is cancelled (the
-  helm wrapper terminates a running helm), `helm uninstall`, the namespace deleted, and Deleted once the
-  Namespace watch reports it gone.
+  helm wrapper terminates a running helm), `helm uninstall` (at most `provisioning_concurrency` at once),
+  the namespace deleted, and Deleted once the Namespace watch reports it gone.
 
 An existing release found by `helm install` (ReleaseExists): when resuming a Provisioning store after a
 restart, a `deployed` release is ours and is kept. Anything else - a release left pending-install or
@@ -94,6 +94,9 @@ class KubeProvisioner:
         self._workers: list[asyncio.Task[None]] = []
         # The one task doing something for each store now: install, wait or delete.
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # Deletes do not queue behind installs, but a burst of them must not start one helm per store at once
+        # (each helm process takes tens of MB and a share of the API server): as many as install workers.
+        self._uninstall_slots = asyncio.Semaphore(settings.provisioning_concurrency)
         self._started = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -446,9 +449,12 @@ class KubeProvisioner:
             backoff=self._backoff,
         )
         if exists and owner == store.id:
-            await retrying(
-                lambda: self._uninstall(store), what=f"uninstalling store {store_id}", backoff=self._backoff
-            )
+            async with self._uninstall_slots:
+                await retrying(
+                    lambda: self._uninstall(store),
+                    what=f"uninstalling store {store_id}",
+                    backoff=self._backoff,
+                )
             await self._event(
                 store,
                 "HelmUninstalled",

@@ -170,6 +170,40 @@ async def test_ten_stores_at_once_all_become_ready_within_the_helm_concurrency(
         assert 2 <= peak <= 3
 
 
+async def test_deleting_many_stores_at_once_runs_no_more_uninstalls_than_the_helm_concurrency(
+    kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path, provisioning_timeout_seconds=120, provisioning_concurrency=2)
+    async with (
+        database(settings),
+        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
+    ):
+        stores = [await new_store(unique_name()) for _ in range(6)]
+        for store in stores:
+            await stack.provisioner.submit(store.id)
+        for store in stores:
+            await reaches(store.id, StoreStatus.READY, timeout=120)
+        peak = 0
+
+        async def sample() -> None:
+            nonlocal peak
+            while True:
+                uninstalls = sum(1 for argv in stack.helm.running.values() if argv[1] == "uninstall")
+                peak = max(peak, uninstalls)
+                await asyncio.sleep(0.005)
+
+        sampler = asyncio.create_task(sample(), name="helm-sampler")
+        try:
+            await asyncio.gather(*(stack.provisioner.request_delete(store.id) for store in stores))
+            for store in stores:
+                await reaches(store.id, StoreStatus.DELETED, timeout=120)
+        finally:
+            sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampler
+        assert 1 <= peak <= 2, peak
+
+
 async def test_an_outage_and_a_forced_410_during_provisioning_lose_no_status_change(
     kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], control: ControlClient, tmp_path: Path
 ) -> None:
