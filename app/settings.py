@@ -111,7 +111,10 @@ class Settings(BaseSettings):
 
     # --- provisioning ---
     provisioning_concurrency: int = Field(
-        default=4, ge=1, le=64, description="Stores provisioned at once (helm installs running in parallel)."
+        default=4,
+        ge=1,
+        le=64,
+        description="Stores provisioned at once (helm installs in parallel); also the most helm uninstalls.",
     )
     provisioning_timeout_seconds: float = Field(
         default=900, gt=0, description="A store not Ready this long after provisioning starts is Failed."
