@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import signal
 import sys
 import time
 from collections import Counter
@@ -41,7 +39,7 @@ from bench.stack import (
     StoreplaneProcess,
     helm_binary,
     kubesim_running,
-    machine,
+    run_benchmark,
     storeplane_running,
     workdir,
 )
@@ -359,10 +357,6 @@ def storeplane_settings(config: Config, shim: HelmShim) -> dict[str, str]:
 
 
 async def measure(config: Config) -> Obj:
-    # SIGTERM cancels the run like Ctrl-C does, so kubesim and Storeplane (own sessions) are still stopped.
-    task = asyncio.current_task()
-    assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     with workdir("cluster-load-") as work:
         shim = HelmShim(work, helm_binary())
         shim.install()
@@ -587,18 +581,8 @@ def parse_args(argv: list[str]) -> Config:
 
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(sys.argv[1:] if argv is None else argv)
-    started = time.perf_counter()
-    try:
-        result = asyncio.run(measure(config))
-    except asyncio.CancelledError:
-        log("stopped by SIGTERM; kubesim and Storeplane stopped")
-        sys.exit(128 + signal.SIGTERM)
-    result["machine"] = machine()
-    result["duration_s"] = round(time.perf_counter() - started, 1)
-    print(table(result))
-    print(json.dumps(result, separators=(",", ":")))
+    run_benchmark(lambda: measure(config), table)
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        main()
+    main()
