@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,15 @@ from app.events.models import EventSource, StoreEvent
 from app.stores.models import Store, StoreStatus
 from kubesim.client import ControlClient
 from kubesim.process import KubesimProcess
-from tests.app.provisioning.stack import database, new_store, running, settings_for, status_of, unique_name
+from tests.app.provisioning.stack import (
+    Stack,
+    database,
+    new_store,
+    running,
+    settings_for,
+    status_of,
+    unique_name,
+)
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.timeout(240)
@@ -138,6 +147,27 @@ async def test_a_never_ready_pod_fails_the_store_naming_it_and_retry_makes_it_re
         assert ready.failure_reason is None
 
 
+@contextlib.asynccontextmanager
+async def helm_peak(stack: Stack, command: str) -> AsyncIterator[list[int]]:
+    """The most `helm <command>` processes running at once inside the block (peak[0] once it ends)."""
+    peak = [0]
+
+    async def sample() -> None:
+        # From the helm processes the wrapper has running, not from a counter of ours.
+        while True:
+            running_now = sum(1 for argv in stack.helm.running.values() if argv[1] == command)
+            peak[0] = max(peak[0], running_now)
+            await asyncio.sleep(0.005)
+
+    sampler = asyncio.create_task(sample(), name="helm-sampler")
+    try:
+        yield peak
+    finally:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+
+
 async def test_ten_stores_at_once_all_become_ready_within_the_helm_concurrency(
     kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -146,28 +176,13 @@ async def test_ten_stores_at_once_all_become_ready_within_the_helm_concurrency(
         database(settings),
         running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
     ):
-        peak = 0
-
-        async def sample() -> None:
-            # From the helm processes the wrapper has running, not from a counter of ours.
-            nonlocal peak
-            while True:
-                installs = sum(1 for argv in stack.helm.running.values() if argv[1] == "install")
-                peak = max(peak, installs)
-                await asyncio.sleep(0.005)
-
-        sampler = asyncio.create_task(sample(), name="helm-sampler")
-        try:
+        async with helm_peak(stack, "install") as peak:
             stores = [await new_store(unique_name()) for _ in range(10)]
             for store in stores:
                 await stack.provisioner.submit(store.id)
             for store in stores:
                 await reaches(store.id, StoreStatus.READY, timeout=120)
-        finally:
-            sampler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sampler
-        assert 2 <= peak <= 3
+        assert 2 <= peak[0] <= 3
 
 
 async def test_deleting_many_stores_at_once_runs_no_more_uninstalls_than_the_helm_concurrency(
@@ -183,25 +198,11 @@ async def test_deleting_many_stores_at_once_runs_no_more_uninstalls_than_the_hel
             await stack.provisioner.submit(store.id)
         for store in stores:
             await reaches(store.id, StoreStatus.READY, timeout=120)
-        peak = 0
-
-        async def sample() -> None:
-            nonlocal peak
-            while True:
-                uninstalls = sum(1 for argv in stack.helm.running.values() if argv[1] == "uninstall")
-                peak = max(peak, uninstalls)
-                await asyncio.sleep(0.005)
-
-        sampler = asyncio.create_task(sample(), name="helm-sampler")
-        try:
+        async with helm_peak(stack, "uninstall") as peak:
             await asyncio.gather(*(stack.provisioner.request_delete(store.id) for store in stores))
             for store in stores:
                 await reaches(store.id, StoreStatus.DELETED, timeout=120)
-        finally:
-            sampler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sampler
-        assert 1 <= peak <= 2, peak
+        assert 1 <= peak[0] <= 2, peak
 
 
 async def test_an_outage_and_a_forced_410_during_provisioning_lose_no_status_change(
