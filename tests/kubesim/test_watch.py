@@ -31,6 +31,27 @@ async def _namespace(core: CoreV1Api) -> str:
     return name
 
 
+async def _namespace_with_pod(core: CoreV1Api, pod_name: str) -> str:
+    ns = await _namespace(core)
+    pod: Any = {
+        "metadata": {"name": pod_name},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.37.0"}]},
+    }
+    await core.create_namespaced_pod(ns, pod)
+    return ns
+
+
+async def _churn_writes(control: ControlClient) -> list[dict[str, Any]]:
+    """The writes of the churn once it has finished."""
+
+    async def finished() -> dict[str, Any] | None:
+        state = await control.churn()
+        return None if state["running"] else state
+
+    writes: list[dict[str, Any]] = (await eventually(finished, what="churn to finish"))["writes"]
+    return writes
+
+
 def _cm(name: str, labels: dict[str, str] | None = None, **data: str) -> V1ConfigMap:
     return V1ConfigMap(metadata=V1ObjectMeta(name=name, labels=labels), data=data)
 
@@ -308,19 +329,9 @@ async def test_churn_writes_events_at_the_requested_rate_and_records_them(
     api: ApiClient, control: ControlClient
 ) -> None:
     core = CoreV1Api(api)
-    ns = await _namespace(core)
-    pod: Any = {
-        "metadata": {"name": "target"},
-        "spec": {"containers": [{"name": "c", "image": "busybox:1.37.0"}]},
-    }
-    await core.create_namespaced_pod(ns, pod)
+    ns = await _namespace_with_pod(core, "target")
     await control.start_churn(rate=50, count=10, namespace=ns)
-
-    async def finished() -> dict[str, Any] | None:
-        state = await control.churn()
-        return None if state["running"] else state
-
-    writes = (await eventually(finished, what="churn to finish"))["writes"]
+    writes = await _churn_writes(control)
     assert [w["seq"] for w in writes] == list(range(10))
     span = writes[-1]["at"] - writes[0]["at"]
     assert 0.1 < span < 2.0  # 9 intervals of 20 ms, loosely: the point is that writes are spread out
@@ -334,19 +345,9 @@ async def test_churn_writes_events_of_the_requested_type_and_reason(
     api: ApiClient, control: ControlClient
 ) -> None:
     core = CoreV1Api(api)
-    ns = await _namespace(core)
-    pod: Any = {
-        "metadata": {"name": "target"},
-        "spec": {"containers": [{"name": "c", "image": "busybox:1.37.0"}]},
-    }
-    await core.create_namespaced_pod(ns, pod)
+    ns = await _namespace_with_pod(core, "target")
     await control.start_churn(rate=50, count=4, namespace=ns, event_type="Warning", reason="BackOff")
-
-    async def finished() -> dict[str, Any] | None:
-        state = await control.churn()
-        return None if state["running"] else state
-
-    writes = (await eventually(finished, what="churn to finish"))["writes"]
+    writes = await _churn_writes(control)
     events = await core.list_namespaced_event(ns, field_selector="type=Warning,reason=BackOff")
     assert sorted((e.metadata.resource_version, e.message) for e in events.items) == sorted(
         (w["resourceVersion"], f"churn {w['seq']}") for w in writes
