@@ -22,7 +22,14 @@ async def test_cluster_load_prints_one_json_line_with_its_figures() -> None:
         assert window["seconds"] >= 3.0
         assert 0 < window["open_watches_min"] <= window["open_watches_max"]
         assert sum(window["open_watches_by_resource"].values()) >= window["open_watches_max"]
-        assert window["storeplane_requests"] >= window["storeplane_get_list"] >= 0
+        # The totals agree with the per-kind counts they summarise (keys are "<verb> <resource>").
+        by_kind = window["requests"]
+        assert window["storeplane_requests"] == sum(by_kind.values())
+        get_list = sum(n for kind, n in by_kind.items() if kind.split()[0] in ("get", "list"))
+        assert window["storeplane_get_list"] == get_list
+        assert window["storeplane_watch_requests"] == sum(
+            n for kind, n in by_kind.items() if kind.startswith("watch ")
+        )
         assert window["storeplane_rss_mb"] > 0
     creation = figures["creation"]
     assert (creation["stores"], creation["ready"], creation["failed"]) == (2, 2, 0)
