@@ -109,6 +109,19 @@ async def running(
         yield Stack(settings, api, helm, writer, observer, provisioner, reconciler)
 
 
+@asynccontextmanager
+async def provisioning(
+    tmp_path: Path, *, kubesim: KubesimProcess, helm_bin: str, kube_env: dict[str, str], **overrides: Any
+) -> AsyncIterator[Stack]:
+    """A test's own database and running stack, with `settings_for(tmp_path, **overrides)`."""
+    settings = settings_for(tmp_path, **overrides)
+    async with (
+        database(settings),
+        running(settings, kubesim=kubesim, helm_bin=helm_bin, kube_env=kube_env, tmp_path=tmp_path) as stack,
+    ):
+        yield stack
+
+
 async def new_store(name: str) -> Store:
     return await Store.create(
         name=name,

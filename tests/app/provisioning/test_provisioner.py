@@ -18,6 +18,7 @@ from tests.app.provisioning.stack import (
     Stack,
     database,
     new_store,
+    provisioning,
     running,
     settings_for,
     status_of,
@@ -39,11 +40,9 @@ async def reaches(store_id: str, status: StoreStatus, *, timeout: float = 60.0) 
 async def test_a_store_becomes_ready_with_urls_and_its_events_in_order(
     kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
 ) -> None:
-    settings = settings_for(tmp_path, provisioning_timeout_seconds=60)
-    async with (
-        database(settings),
-        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
-    ):
+    async with provisioning(
+        tmp_path, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, provisioning_timeout_seconds=60
+    ) as stack:
         name = unique_name()
         store = await new_store(name)
         await stack.provisioner.submit(store.id)
@@ -89,11 +88,9 @@ async def test_a_store_becomes_ready_with_urls_and_its_events_in_order(
 async def test_a_deleted_store_loses_its_namespace_and_becomes_deleted(
     kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
 ) -> None:
-    settings = settings_for(tmp_path, provisioning_timeout_seconds=60)
-    async with (
-        database(settings),
-        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
-    ):
+    async with provisioning(
+        tmp_path, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, provisioning_timeout_seconds=60
+    ) as stack:
         store = await new_store(unique_name())
         await stack.provisioner.submit(store.id)
         await reaches(store.id, StoreStatus.READY)
@@ -110,11 +107,9 @@ async def test_a_deleted_store_loses_its_namespace_and_becomes_deleted(
 async def test_deleting_a_store_mid_install_cancels_it_and_leaves_nothing(
     kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
 ) -> None:
-    settings = settings_for(tmp_path, provisioning_timeout_seconds=60)
-    async with (
-        database(settings),
-        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
-    ):
+    async with provisioning(
+        tmp_path, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, provisioning_timeout_seconds=60
+    ) as stack:
         store = await new_store(unique_name())
         await stack.provisioner.submit(store.id)
         await reaches(store.id, StoreStatus.PROVISIONING, timeout=10)
@@ -126,11 +121,9 @@ async def test_deleting_a_store_mid_install_cancels_it_and_leaves_nothing(
 async def test_a_never_ready_pod_fails_the_store_naming_it_and_retry_makes_it_ready(
     kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], control: ControlClient, tmp_path: Path
 ) -> None:
-    settings = settings_for(tmp_path, provisioning_timeout_seconds=8)
-    async with (
-        database(settings),
-        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
-    ):
+    async with provisioning(
+        tmp_path, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, provisioning_timeout_seconds=8
+    ) as stack:
         name = unique_name()
         store = await new_store(name)
         await control.add_fault("never-ready", namespace=store.namespace, name=f"{name}-mariadb*")
@@ -171,11 +164,14 @@ async def helm_peak(stack: Stack, command: str) -> AsyncIterator[list[int]]:
 async def test_ten_stores_at_once_all_become_ready_within_the_helm_concurrency(
     kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
 ) -> None:
-    settings = settings_for(tmp_path, provisioning_timeout_seconds=120, provisioning_concurrency=3)
-    async with (
-        database(settings),
-        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
-    ):
+    async with provisioning(
+        tmp_path,
+        kubesim=kubesim,
+        helm_bin=helm,
+        kube_env=kube_env,
+        provisioning_timeout_seconds=120,
+        provisioning_concurrency=3,
+    ) as stack:
         async with helm_peak(stack, "install") as peak:
             stores = [await new_store(unique_name()) for _ in range(10)]
             for store in stores:
@@ -188,11 +184,14 @@ async def test_ten_stores_at_once_all_become_ready_within_the_helm_concurrency(
 async def test_deleting_many_stores_at_once_runs_no_more_uninstalls_than_the_helm_concurrency(
     kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
 ) -> None:
-    settings = settings_for(tmp_path, provisioning_timeout_seconds=120, provisioning_concurrency=2)
-    async with (
-        database(settings),
-        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
-    ):
+    async with provisioning(
+        tmp_path,
+        kubesim=kubesim,
+        helm_bin=helm,
+        kube_env=kube_env,
+        provisioning_timeout_seconds=120,
+        provisioning_concurrency=2,
+    ) as stack:
         stores = [await new_store(unique_name()) for _ in range(6)]
         for store in stores:
             await stack.provisioner.submit(store.id)
@@ -208,11 +207,9 @@ async def test_deleting_many_stores_at_once_runs_no_more_uninstalls_than_the_hel
 async def test_an_outage_and_a_forced_410_during_provisioning_lose_no_status_change(
     kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], control: ControlClient, tmp_path: Path
 ) -> None:
-    settings = settings_for(tmp_path, provisioning_timeout_seconds=90)
-    async with (
-        database(settings),
-        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
-    ):
+    async with provisioning(
+        tmp_path, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, provisioning_timeout_seconds=90
+    ) as stack:
         await stack.observer.wait_synced()
         first, second = await new_store(unique_name()), await new_store(unique_name())
         await stack.provisioner.submit(first.id)
@@ -268,11 +265,9 @@ async def test_a_restarted_provisioner_converges_without_duplicating_release_or_
 async def test_a_workload_deleted_out_of_band_fails_a_ready_store_as_drift(
     kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
 ) -> None:
-    settings = settings_for(tmp_path, provisioning_timeout_seconds=60)
-    async with (
-        database(settings),
-        running(settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path) as stack,
-    ):
+    async with provisioning(
+        tmp_path, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, provisioning_timeout_seconds=60
+    ) as stack:
         name = unique_name()
         store = await new_store(name)
         await stack.provisioner.submit(store.id)
