@@ -21,19 +21,9 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from bench.stack import GraphQL, open_subscription
+from bench.stack import GraphQL, create_store, open_subscription
 
-ENGINE = "woocommerce"
 STORE_CHANGED = "subscription { storeChanged { id name status failureReason } }"
-CREATE = """
-mutation($name: String!, $engine: String!) {
-  createStore(input: {name: $name, engine: $engine}) {
-    __typename
-    ... on CreateStoreSuccess { store { id status } }
-    ... on Error { message }
-  }
-}
-"""
 DELETE = """
 mutation($id: ID!) {
   deleteStore(id: $id) {
@@ -175,10 +165,7 @@ async def create_stores(gql: GraphQL, names: list[str], *, in_flight: int) -> di
 
     async def worker() -> None:
         for name in queue:
-            result = (await gql.call(CREATE, {"name": name, "engine": ENGINE}))["createStore"]
-            if result["__typename"] != "CreateStoreSuccess":
-                raise RuntimeError(f"createStore {name}: {result}")
-            ids[name] = result["store"]["id"]
+            ids[name] = await create_store(gql, name)
 
     await asyncio.gather(*(worker() for _ in range(max(1, in_flight))))
     return ids

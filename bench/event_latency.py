@@ -35,6 +35,7 @@ from bench.measure import cpu_seconds, ms, percentile
 from bench.stack import (
     GraphQL,
     StoreplaneProcess,
+    create_store,
     kubesim_running,
     machine,
     run_benchmark,
@@ -53,15 +54,6 @@ FIELD_SELECTOR = f"type={EVENT_TYPE},reason={EVENT_REASON}"
 TARGET_MS = 20.0
 """Subscriber p99 may exceed the baseline's p99 by this much at the largest step (1,000 subscribers)."""
 
-CREATE = """
-mutation Create($input: CreateStoreInput!) {
-  createStore(input: $input) {
-    __typename
-    ... on CreateStoreSuccess { store { id } }
-    ... on Error { message }
-  }
-}
-"""
 STORES = """
 query Stores { stores(first: 100) { edges { node { id namespace status failureReason lastEvent { id } } } } }
 """
@@ -158,9 +150,7 @@ class CpuShares:
 async def create_stores(gql: GraphQL, count: int, *, timeout: float) -> list[Obj]:
     """Create `count` stores through the API and wait until every one is Ready; their rows."""
     for number in range(count):
-        data = await gql.call(CREATE, {"input": {"name": f"latency{number}", "engine": "woocommerce"}})
-        if data["createStore"]["__typename"] != "CreateStoreSuccess":
-            raise RuntimeError(f"createStore: {data['createStore']}")
+        await create_store(gql, f"latency{number}")
     stores: list[Obj] = []
 
     async def ready() -> bool:

@@ -42,9 +42,11 @@ from app.k8s.helm_args import HelmConfig, install_args
 from app.stores.names import namespace_for
 from bench.measure import children_cpu_seconds, cpu_seconds, ms, percentile
 from bench.stack import (
+    ENGINE,
     REPO,
     GraphQL,
     StoreplaneProcess,
+    create_store,
     helm_binary,
     helm_env,
     kubesim_running,
@@ -69,7 +71,6 @@ DELAYS: dict[str, float] = {
 ~1.6 s after (init container and container each started, then 1 s of run). Images are pulled once per
 kubesim: the warm-up store pays that."""
 
-ENGINE = "woocommerce"
 BASE_DOMAIN = "localtest.me"
 """Storeplane's default `STOREPLANE_BASE_DOMAIN`: the store's host is `<name>.localtest.me`."""
 OPERATION_TIMEOUT = 300.0
@@ -82,15 +83,6 @@ TARGET_QUERY_P99_MS = 100.0
 SINGLE_TIMEOUT = 120.0
 BURST_TIMEOUT = 1200.0
 
-CREATE = """
-mutation Create($input: CreateStoreInput!) {
-  createStore(input: $input) {
-    __typename
-    ... on CreateStoreSuccess { store { id status } }
-    ... on Error { message }
-  }
-}
-"""
 CHANGED = "subscription { storeChanged { id status failureReason } }"
 
 
@@ -183,14 +175,6 @@ class ReadyWatch:
         if self._task is not None and self._task.done() and not future.done():
             raise StoreFailed("storeChanged is no longer read")
         return await asyncio.shield(future)
-
-
-async def create_store(graphql: GraphQL, name: str) -> str:
-    data = await graphql.call(CREATE, {"input": {"name": name, "engine": ENGINE}})
-    result = data["createStore"]
-    if result["__typename"] != "CreateStoreSuccess":
-        raise StoreFailed(f"createStore {name}: {result}")
-    return str(result["store"]["id"])
 
 
 async def storeplane_store(graphql: GraphQL, watch: ReadyWatch, name: str) -> tuple[float, float]:

@@ -35,6 +35,16 @@ _LISTENING = re.compile(r"Uvicorn running on (http://\S+:\d+)")
 STARTUP_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 30.0
 PROTOCOL = "graphql-transport-ws"
+ENGINE = "woocommerce"
+CREATE_STORE = """
+mutation Create($input: CreateStoreInput!) {
+  createStore(input: $input) {
+    __typename
+    ... on CreateStoreSuccess { store { id status } }
+    ... on Error { message }
+  }
+}
+"""
 
 
 class GraphQLError(RuntimeError):
@@ -235,6 +245,18 @@ class GraphQL:
             raise GraphQLError(json.dumps(body)[:2000])
         data: dict[str, Any] = body["data"]
         return data
+
+
+class CreateStoreError(RuntimeError):
+    """createStore answered with a typed error instead of a store."""
+
+
+async def create_store(gql: GraphQL, name: str, *, engine: str = ENGINE) -> str:
+    """createStore through the API, as a script would; the new store's id."""
+    result = (await gql.call(CREATE_STORE, {"input": {"name": name, "engine": engine}}))["createStore"]
+    if result["__typename"] != "CreateStoreSuccess":
+        raise CreateStoreError(f"createStore {name}: {result}")
+    return str(result["store"]["id"])
 
 
 async def open_subscription(
