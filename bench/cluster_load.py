@@ -84,8 +84,8 @@ class Config:
 
 
 def client_of(user_agent: str) -> str:
-    # kubesim keeps the user agent's product: "storeplane" (kubernetes_asyncio, app/k8s/client.py) or
-    # "Helm/<version>".
+    # kubesim keeps the user agent's product: "storeplane" (kubernetes_asyncio, app/storeplane/k8s/client.py)
+    # or "Helm/<version>".
     if user_agent.startswith("storeplane"):
         return "storeplane"
     if user_agent.lower().startswith("helm"):

@@ -37,9 +37,6 @@ import aiohttp
 import yaml
 from websockets.asyncio.client import ClientConnection
 
-from app.engines.catalog import load_catalog
-from app.k8s.helm_args import HelmConfig, install_args
-from app.stores.names import namespace_for
 from bench.measure import children_cpu_seconds, cpu_seconds, ms, percentile
 from bench.stack import (
     ENGINE,
@@ -56,6 +53,9 @@ from bench.stack import (
     workdir,
 )
 from kubesim.process import KubesimProcess
+from storeplane.engines.catalog import load_catalog
+from storeplane.k8s.helm_args import HelmConfig, install_args
+from storeplane.stores.names import namespace_for
 
 Obj = dict[str, Any]
 
@@ -200,8 +200,8 @@ class BareHelm:
         return cls(kubeconfig=sim.kubeconfig, workdir=workdir, chart=engine.chart)
 
     def argv(self, name: str) -> list[str]:
-        # The per-store values Storeplane writes (app/provisioning/provisioner.py, `_run_install`), with an
-        # id of the same shape as its store ids.
+        # The per-store values Storeplane writes (app/storeplane/provisioning/provisioner.py, `_run_install`),
+        # with an id of the same shape as its store ids.
         store_id = "st-" + secrets.token_hex(6)
         values = self.workdir / f"values-{name}.yaml"
         document = {"store": {"id": store_id, "name": name, "host": f"{name}.{BASE_DOMAIN}"}}

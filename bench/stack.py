@@ -1,6 +1,6 @@
 """The system under benchmark: kubesim and `storeplane serve` as separate processes, and a GraphQL client.
 
-Each benchmark runs Storeplane exactly as a user does (`python -m app.cli serve`, configured through
+Each benchmark runs Storeplane exactly as a user does (`python -m storeplane.cli serve`, configured through
 `STOREPLANE_*`), in its own process group with its own data folder, helm homes and kubeconfig, so the
 client's event loop and the server's never share a core's time slices more than the OS decides.
 """
@@ -130,7 +130,7 @@ class StoreplaneProcess:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "app.cli",
+                "storeplane.cli",
                 "serve",
                 "--port",
                 "0",

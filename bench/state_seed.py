@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
-from app.stores.models import STORE_ID_PREFIX
+from storeplane.stores.models import STORE_ID_PREFIX
 
 ENGINE = "woocommerce"
 OTHER_OWNERS = 40

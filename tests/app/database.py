@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from app.db.lifecycle import close_db, init_db
-from app.settings import Settings
-from app.stores.models import Store, StoreStatus
+from storeplane.db.lifecycle import close_db, init_db
+from storeplane.settings import Settings
+from storeplane.stores.models import Store, StoreStatus
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:

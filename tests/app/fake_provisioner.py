@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.provisioning.protocol import Provisioner
+from storeplane.provisioning.protocol import Provisioner
 
 
 class RecordingProvisioner:

@@ -14,8 +14,8 @@ import aiohttp
 import uvicorn
 from websockets.asyncio.client import ClientConnection
 
-from app.server import Component, Runtime, create_app
-from app.settings import Settings
+from storeplane.server import Component, Runtime, create_app
+from storeplane.settings import Settings
 from tests.app.fake_provisioner import RecordingProvisioner
 
 ALICE_TOKEN = "alice-token-0123456789"

@@ -16,7 +16,7 @@ async def test_a_bad_setting_names_its_variable_and_prints_no_traceback() -> Non
         "STOREPLANE_API_TOKENS": "hunter2:alice,other-secret-token-123:alice",
     }
     env["PYTHONPATH"] = str(REPO)
-    result = await run([sys.executable, "-m", "app.cli", "serve"], env=env, timeout=60.0)
+    result = await run([sys.executable, "-m", "storeplane.cli", "serve"], env=env, timeout=60.0)
 
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

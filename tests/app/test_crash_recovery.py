@@ -1,8 +1,8 @@
 """`storeplane serve` SIGKILLed in the middle of provisioning, then restarted on the same data folder.
 
-The server runs as a real process (`python -m app.cli serve`) against the session's kubesim with the real helm
-binary. Only the server's pid is killed, not its process group: helm runs in sessions of its own, so only its
-parent-death signal can stop it from outliving the server.
+The server runs as a real process (`python -m storeplane.cli serve`) against the session's kubesim with the
+real helm binary. Only the server's pid is killed, not its process group: helm runs in sessions of its own, so
+only its parent-death signal can stop it from outliving the server.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import aiohttp
 import pytest
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
-from app.k8s.watching import STORE_ID_LABEL
 from kubesim.client import ControlClient
 from kubesim.process import KubesimProcess
+from storeplane.k8s.watching import STORE_ID_LABEL
 from tests.app.e2e import Api, reasons, unique_name
 from tests.app.server import ALICE_TOKEN, API_TOKENS
 from tests.helpers import REPO, eventually, run
@@ -119,7 +119,7 @@ class Servers:
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "app.cli",
+                "storeplane.cli",
                 "serve",
                 "--port",
                 str(self.port),

@@ -14,11 +14,11 @@ import pytest
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from app.cluster import cluster_component
-from app.observing.observer import Observer
-from app.settings import Settings
 from kubesim.client import ControlClient
 from kubesim.process import KubesimProcess
+from storeplane.cluster import cluster_component
+from storeplane.observing.observer import Observer
+from storeplane.settings import Settings
 from tests.app.e2e import (
     CHANGES_SUBSCRIPTION,
     EVENTS_SUBSCRIPTION,

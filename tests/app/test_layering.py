@@ -7,17 +7,17 @@ from pathlib import Path
 
 from tests.helpers import REPO
 
-APP = REPO / "app"
-# app/k8s speaks to helm and the Kubernetes API only: no GraphQL, no ORM, no domain packages.
+APP = REPO / "app" / "storeplane"
+# app/storeplane/k8s speaks to helm and the Kubernetes API only: no GraphQL, no ORM, no domain packages.
 K8S_FORBIDDEN = (
     "strawberry",
     "starlette",
     "tortoise",
-    "app.stores",
-    "app.events",
-    "app.audit",
-    "app.db",
-    "app.graphql",
+    "storeplane.stores",
+    "storeplane.events",
+    "storeplane.audit",
+    "storeplane.db",
+    "storeplane.graphql",
 )
 
 
@@ -42,7 +42,7 @@ def _violations(paths: list[Path], forbidden: tuple[str, ...]) -> list[str]:
 
 def test_k8s_layer_knows_nothing_of_graphql_or_the_database() -> None:
     modules = sorted((APP / "k8s").rglob("*.py"))
-    assert modules, "app/k8s has no modules"
+    assert modules, "app/storeplane/k8s has no modules"
     assert _violations(modules, K8S_FORBIDDEN) == []
 
 
@@ -52,5 +52,5 @@ def test_the_app_never_imports_the_emulator() -> None:
 
 def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
     module = tmp_path / "bad.py"
-    module.write_text("import tortoise.models\nfrom app.stores import models\n")
+    module.write_text("import tortoise.models\nfrom storeplane.stores import models\n")
     assert len(_violations([module], K8S_FORBIDDEN)) == 2

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import aiohttp
 
-from app.cli import main
-from app.server import Runtime
-from app.settings import Settings, parse_api_tokens
 from kubesim.process import KubesimProcess
+from storeplane.cli import main
+from storeplane.server import Runtime
+from storeplane.settings import Settings, parse_api_tokens
 from tests.app.server import API_TOKENS, run_server
 from tests.helpers import REPO, eventually
 
@@ -88,7 +88,7 @@ async def test_serve_runs_in_its_own_process_with_a_dev_token_and_stops_on_sigte
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "app.cli",
+        "storeplane.cli",
         "serve",
         "--port",
         str(port),

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-import app.settings as settings_module
-from app.k8s.errors import HelmBinaryNotFound
-from app.settings import REPO_ROOT, Settings, parse_api_tokens, resolve_helm_binary
+from storeplane.cluster import helm_config
+from storeplane.k8s.errors import HelmBinaryNotFound
+from storeplane.paths import REPO_ROOT
+from storeplane.settings import Settings, parse_api_tokens
 
 TOKEN_A = "tok-aaaaaaaaaaaaaaaa"
 TOKEN_B = "tok-bbbbbbbbbbbbbbbb"
@@ -127,21 +128,9 @@ def _executable(path: Path) -> Path:
     return path
 
 
-def test_helm_resolution_prefers_setting_then_repo_tools_then_path(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_the_helm_binary_setting_is_the_helm_that_runs(tmp_path: Path) -> None:
+    # The fallbacks (the checkout's .tools/bin, then PATH): tests/app/k8s/test_helm_args.py.
     configured = _executable(tmp_path / "configured" / "helm")
-    pinned = _executable(tmp_path / "repo" / ".tools" / "bin" / "helm")
-    on_path = _executable(tmp_path / "path" / "helm")
-    monkeypatch.setattr(settings_module, "REPO_ROOT", tmp_path / "repo")
-    monkeypatch.setenv("PATH", str(on_path.parent))
-
-    assert resolve_helm_binary(Settings(helm_binary=configured)) == configured
-    assert resolve_helm_binary(Settings()) == pinned
-    pinned.unlink()
-    assert resolve_helm_binary(Settings()) == on_path
-    on_path.unlink()
-    with pytest.raises(HelmBinaryNotFound, match="helm not found"):
-        resolve_helm_binary(Settings())
+    assert helm_config(Settings(helm_binary=configured)).binary == str(configured)
     with pytest.raises(HelmBinaryNotFound, match="not an executable"):
-        resolve_helm_binary(Settings(helm_binary=tmp_path / "missing"))
+        helm_config(Settings(helm_binary=tmp_path / "missing"))

@@ -12,8 +12,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from app.auth.sessions import SESSION_COOKIE
-from app.settings import Settings, parse_api_tokens
+from storeplane.auth.sessions import SESSION_COOKIE
+from storeplane.settings import Settings, parse_api_tokens
 from tests.app.server import ALICE_TOKEN, API_TOKENS, RunningServer, receive, run_server, send
 
 PROTOCOL = "graphql-transport-ws"

@@ -42,7 +42,7 @@ export function isUnauthenticated(error: { response?: unknown } | undefined): bo
   return response?.status === 401;
 }
 
-// The rules of app/stores/names.py, shown before submit and checked as the user types.
+// The rules of app/storeplane/stores/names.py, shown before submit and checked as the user types.
 export const NAME_RULES = [
   'Lowercase letters (a–z), digits and hyphens only',
   'Starts with a letter, ends with a letter or digit',

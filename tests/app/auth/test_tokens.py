@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.auth.tokens import (
+from storeplane.auth.tokens import (
     DEV_OWNER,
     Caller,
     TokenAuthenticator,

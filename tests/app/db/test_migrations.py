@@ -7,9 +7,9 @@ import pytest
 from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError
 
-from app.db.config import sqlite_path
-from app.db.lifecycle import DatabaseError, close_db, init_db
-from app.stores.models import Store, StoreStatus
+from storeplane.db.config import sqlite_path
+from storeplane.db.lifecycle import DatabaseError, close_db, init_db
+from storeplane.stores.models import Store, StoreStatus
 from tests.app.database import create_store, make_settings, open_database
 
 TABLES = {"store", "store_event", "audit_entry", "tortoise_migrations"}

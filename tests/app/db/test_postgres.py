@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from tortoise.exceptions import IntegrityError
 
-from app.events.models import EventSource, EventType, StoreEvent
-from app.events.writer import EventWriter, StoreEventDraft
-from app.settings import Settings
-from app.stores.models import Store, StoreStatus
+from storeplane.events.models import EventSource, EventType, StoreEvent
+from storeplane.events.writer import EventWriter, StoreEventDraft
+from storeplane.settings import Settings
+from storeplane.stores.models import Store, StoreStatus
 from tests.app.database import create_store, open_database
 
 _databases = itertools.count()

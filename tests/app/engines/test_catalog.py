@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.engines.catalog import CatalogError, load_catalog
+from storeplane.engines.catalog import CatalogError, load_catalog
 from tests.helpers import REPO
 
 ENGINES = REPO / "charts" / "engines.yaml"

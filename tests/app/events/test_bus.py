@@ -5,7 +5,7 @@ from contextlib import aclosing
 
 import pytest
 
-from app.events.bus import EventBus
+from storeplane.events.bus import EventBus
 
 
 class Item:

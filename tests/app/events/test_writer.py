@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from tortoise.exceptions import IntegrityError
 
-from app.events.bus import EventBus
-from app.events.models import EventSource, EventType, StoreEvent
-from app.events.writer import EventWriter, EventWriterClosedError, StoreEventDraft
-from app.settings import Settings
+from storeplane.events.bus import EventBus
+from storeplane.events.models import EventSource, EventType, StoreEvent
+from storeplane.events.writer import EventWriter, EventWriterClosedError, StoreEventDraft
+from storeplane.settings import Settings
 from tests.app.database import create_store, make_settings, open_database
 
 WRITERS = 20

@@ -6,7 +6,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from app.settings import Settings
+from storeplane.settings import Settings
 from tests.app.server import API_TOKENS, RunningServer, run_server
 
 MAX_DEPTH = 4

@@ -7,7 +7,7 @@ from typing import Any, cast
 import aiohttp
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 
-from app.graphql.fanout import nested_variables
+from storeplane.graphql.fanout import nested_variables
 from tests.app.graphql.test_http_api import create
 from tests.app.graphql.test_subscriptions import graphql_ws, subscribe, write_event
 from tests.app.server import ALICE_TOKEN, BOB_TOKEN, RunningServer, receive

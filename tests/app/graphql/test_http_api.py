@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from app.audit.models import AuditEntry
+from storeplane.audit.models import AuditEntry
 from tests.app.server import BOB_TOKEN, RunningServer
 
 CREATE = """
@@ -167,7 +167,7 @@ async def test_an_internal_error_is_masked_with_an_id_that_the_log_holds(
     server: RunningServer, http: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.provisioner.fail_with = RuntimeError("secret internals: /var/lib/db password=hunter2")
-    with caplog.at_level(logging.ERROR, logger="app.graphql.errors"):
+    with caplog.at_level(logging.ERROR, logger="storeplane.graphql.errors"):
         status, body = await server.graphql(http, CREATE, {"name": "shop", "engine": "woocommerce"})
     assert status == 200
     [error] = body["errors"]
@@ -176,7 +176,7 @@ async def test_an_internal_error_is_masked_with_an_id_that_the_log_holds(
     assert error["extensions"] == {"code": "INTERNAL", "errorId": match.group(1)}
     assert "hunter2" not in str(body)
     assert "Traceback" not in str(body)
-    [record] = [r for r in caplog.records if r.name == "app.graphql.errors"]
+    [record] = [r for r in caplog.records if r.name == "storeplane.graphql.errors"]
     assert match.group(1) in record.getMessage()
     assert record.exc_info is not None
     assert "hunter2" in str(record.exc_info[1])

@@ -10,10 +10,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from app.server import Runtime
-from app.settings import Settings
-from app.stores.models import Store
-from app.stores.progress import ResourceState
+from storeplane.server import Runtime
+from storeplane.settings import Settings
+from storeplane.stores.models import Store
+from storeplane.stores.progress import ResourceState
 from tests.app.server import API_TOKENS, run_server
 
 

@@ -11,8 +11,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from app.events.models import EventSource, EventType, StoreEvent
-from app.events.writer import StoreEventDraft
+from storeplane.events.models import EventSource, EventType, StoreEvent
+from storeplane.events.writer import StoreEventDraft
 from tests.app.graphql.test_http_api import create
 from tests.app.server import ALICE_TOKEN, BOB_TOKEN, RunningServer, receive, send
 

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 from kubernetes_asyncio.client import ApiClient, CoreV1Api, V1Namespace, V1ObjectMeta
 
-from app.k8s import errors
-from app.k8s.helm import Helm, HelmConfig, ReleaseState
 from kubesim.client import ControlClient
+from storeplane.k8s import errors
+from storeplane.k8s.helm import Helm, HelmConfig, ReleaseState
 from tests.helpers import REPO, eventually, run
 
 WOOCOMMERCE = REPO / "charts" / "woocommerce"
@@ -447,7 +447,7 @@ async def test_an_interrupted_upgrade_blocks_the_next_one_until_rolled_back(
 
 CHILD = """
 import asyncio, json, sys
-from app.k8s.helm import Helm, HelmConfig
+from storeplane.k8s.helm import Helm, HelmConfig
 
 async def main() -> None:
     spec = json.loads(sys.stdin.read())

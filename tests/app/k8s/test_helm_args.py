@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app.k8s import errors
-from app.k8s.helm import (
+from storeplane.k8s import errors
+from storeplane.k8s.helm import (
     HelmConfig,
     Release,
     ReleaseState,

@@ -31,8 +31,10 @@ from kubernetes_asyncio.client import (
     V1VolumeResourceRequirements,
 )
 
-from app.k8s.client import kube_client
-from app.k8s.watching import (
+from kubesim.client import ControlClient
+from kubesim.process import KubesimProcess
+from storeplane.k8s.client import kube_client
+from storeplane.k8s.watching import (
     DEPLOYMENTS,
     HELM_RELEASES,
     MANAGED_BY,
@@ -50,8 +52,6 @@ from app.k8s.watching import (
     diff_listing,
     transition,
 )
-from kubesim.client import ControlClient
-from kubesim.process import KubesimProcess
 from tests.helpers import eventually
 
 # Short backoff so that recoveries take a fraction of a second; the server timeout stays long so that no
@@ -89,7 +89,7 @@ class Recorder:
 
 @pytest.fixture
 async def kube(kubesim: KubesimProcess) -> AsyncIterator[ApiClient]:
-    """The client the watches use, built by app.k8s.client from the session's kubeconfig."""
+    """The client the watches use, built by storeplane.k8s.client from the session's kubeconfig."""
     async with kube_client(kubeconfig=kubesim.kubeconfig) as client:
         yield client
 
@@ -468,7 +468,7 @@ async def test_a_crashed_watcher_is_logged_and_restarted_with_its_cache_intact(
     await core.create_namespaced_secret(namespace, _secret("before", HELM))
     watches = WatchSet(kube, [HELM_RELEASES], settings=FAST, sink=sink)
     try:
-        with caplog.at_level(logging.ERROR, logger="app.k8s.watching"):
+        with caplog.at_level(logging.ERROR, logger="storeplane.k8s.watching"):
             await watches.start()
             await asyncio.wait_for(watches.wait_synced(), 10)
             await core.create_namespaced_secret(namespace, _secret("boom", HELM))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.engines.catalog import load_catalog
-from app.events.models import EventType
-from app.observing.messages import kubernetes_event_note, object_notes, should_relay_count
-from app.observing.readiness import NamespaceObjects, assess
+from storeplane.engines.catalog import load_catalog
+from storeplane.events.models import EventType
+from storeplane.observing.messages import kubernetes_event_note, object_notes, should_relay_count
+from storeplane.observing.readiness import NamespaceObjects, assess
 from tests.helpers import REPO
 
 ENGINE = load_catalog(REPO / "charts" / "engines.yaml").engines["woocommerce"]

@@ -11,17 +11,17 @@ from typing import Any
 
 from kubernetes_asyncio.client import ApiClient
 
-from app.engines.catalog import load_catalog
-from app.events.writer import EventWriter
-from app.k8s.client import kube_client
-from app.k8s.helm import Helm, HelmConfig
-from app.k8s.watching import WatchSettings
-from app.observing.observer import Observer
-from app.provisioning.provisioner import KubeProvisioner
-from app.provisioning.reconciler import Reconciler
-from app.settings import Settings
-from app.stores.models import Store, StoreStatus
 from kubesim.process import KubesimProcess
+from storeplane.engines.catalog import load_catalog
+from storeplane.events.writer import EventWriter
+from storeplane.k8s.client import kube_client
+from storeplane.k8s.helm import Helm, HelmConfig
+from storeplane.k8s.watching import WatchSettings
+from storeplane.observing.observer import Observer
+from storeplane.provisioning.provisioner import KubeProvisioner
+from storeplane.provisioning.reconciler import Reconciler
+from storeplane.settings import Settings
+from storeplane.stores.models import Store, StoreStatus
 from tests.app.database import make_settings, open_database
 from tests.helpers import REPO
 

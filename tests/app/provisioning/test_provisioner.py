@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from kubernetes_asyncio.client import AppsV1Api
 
-from app.events.models import EventSource, StoreEvent
-from app.stores.models import Store, StoreStatus
 from kubesim.client import ControlClient
 from kubesim.process import KubesimProcess
+from storeplane.events.models import EventSource, StoreEvent
+from storeplane.stores.models import Store, StoreStatus
 from tests.app.provisioning.stack import (
     Stack,
     database,

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from app.stores.names import (
+from storeplane.stores.names import (
     MAX_NAME_LENGTH,
     NameRule,
     derived_namespace,

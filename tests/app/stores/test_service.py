@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from app.audit.models import AuditEntry, AuditOutcome
-from app.engines.catalog import load_catalog
-from app.events.bus import EventBus, Subscription
-from app.events.models import EventSource, StoreEvent
-from app.events.writer import EventWriter
-from app.pagination import InvalidCursorError
-from app.settings import Settings
-from app.stores.changes import ChangeKind, StoreChanged
-from app.stores.models import Store, StoreStatus
-from app.stores.owners import StoreOwners
-from app.stores.service import (
+from storeplane.audit.models import AuditEntry, AuditOutcome
+from storeplane.engines.catalog import load_catalog
+from storeplane.events.bus import EventBus, Subscription
+from storeplane.events.models import EventSource, StoreEvent
+from storeplane.events.writer import EventWriter
+from storeplane.pagination import InvalidCursorError
+from storeplane.settings import Settings
+from storeplane.stores.changes import ChangeKind, StoreChanged
+from storeplane.stores.models import Store, StoreStatus
+from storeplane.stores.owners import StoreOwners
+from storeplane.stores.service import (
     InvalidInput,
     InvalidState,
     NameTaken,

@@ -1,0 +1,45 @@
+"""Writing and reading the audit log."""
+
+from __future__ import annotations
+
+from storeplane.audit.models import AuditEntry, AuditOutcome
+from storeplane.pagination import Page, PageLimits, decode_cursor, encode_cursor
+
+_CURSOR_KIND = "audit"
+
+
+async def record_audit(
+    *,
+    actor: str,
+    action: str,
+    target: str,
+    client_address: str | None,
+    outcome: AuditOutcome,
+    detail: str | None = None,
+) -> AuditEntry:
+    return await AuditEntry.create(
+        actor=actor,
+        action=action,
+        target=target[:255],
+        client_address=None if client_address is None else client_address[:64],
+        outcome=outcome,
+        detail=None if detail is None else detail[:255],
+    )
+
+
+async def list_audit(
+    *, actor: str, first: int | None, after: str | None, limits: PageLimits
+) -> Page[AuditEntry]:
+    """The actor's own entries, oldest first (raises InvalidCursorError for a foreign cursor)."""
+    size = limits.clamp(first)
+    query = AuditEntry.filter(actor=actor)
+    if after is not None:
+        (last_id,) = decode_cursor(_CURSOR_KIND, after, 1)
+        query = query.filter(id__gt=int(last_id))
+    rows = await query.order_by("id").limit(size + 1)
+    items = rows[:size]
+    return Page(
+        items=items,
+        cursors=[encode_cursor(_CURSOR_KIND, [entry.id]) for entry in items],
+        has_next_page=len(rows) > size,
+    )

@@ -1,0 +1,74 @@
+"""StoreEvent: the append-only history of a store; its integer id is the subscription cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from tortoise import fields
+from tortoise.expressions import Subquery
+from tortoise.functions import Max
+from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from storeplane.stores.models import Store
+
+
+class EventType(StrEnum):
+    """Mirrors the Kubernetes Event types."""
+
+    NORMAL = "Normal"
+    WARNING = "Warning"
+
+
+class EventSource(StrEnum):
+    API = "api"
+    HELM = "helm"
+    KUBERNETES = "kubernetes"
+
+
+class StoreEvent(Model):
+    """Inserted only by the EventWriter (events/writer.py), so that ids become visible in increasing order."""
+
+    # AUTOINCREMENT on SQLite, BIGSERIAL on PostgreSQL: ids are never reused, even after the newest row goes.
+    id = fields.BigIntField(primary_key=True)
+    store: fields.ForeignKeyRelation[Store] = fields.ForeignKeyField(
+        "storeplane.Store", related_name="events", on_delete=fields.CASCADE
+    )
+    time = fields.DatetimeField(description="When it happened (for Kubernetes events: their last timestamp)")
+    type = fields.CharEnumField(EventType, max_length=16)
+    reason = fields.CharField(
+        max_length=128, description="CamelCase machine-readable reason, as in Kubernetes"
+    )
+    message = fields.TextField()
+    source = fields.CharEnumField(EventSource, max_length=16)
+    involved_kind = fields.CharField(max_length=64, null=True, description="Kind of the object it is about")
+    involved_name = fields.CharField(max_length=253, null=True, description="Name of the object it is about")
+
+    store_id: str
+
+    class Meta:
+        table = "store_event"
+        ordering = ["id"]
+        # Replaying one store's events after a cursor: WHERE store_id = ? AND id > ? ORDER BY id.
+        indexes = (("store_id", "id"),)
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.reason}: {self.message}"
+
+
+async def newest_events(store_ids: Collection[str]) -> dict[str, StoreEvent]:
+    """The newest event of each of these stores (those without any are absent), in one query.
+
+    `WHERE id IN (SELECT max(id) ... GROUP BY store_id)`: the inner query reads only the (store_id, id) index.
+    """
+    if not store_ids:
+        return {}
+    newest = (
+        StoreEvent.filter(store_id__in=list(store_ids))
+        .group_by("store_id")
+        .annotate(newest=Max("id"))
+        .values("newest")
+    )
+    return {event.store_id: event for event in await StoreEvent.filter(id__in=Subquery(newest))}

@@ -1,0 +1,79 @@
+"""The ASGI GraphQL endpoint: Strawberry's view plus authentication for HTTP and websockets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
+
+from storeplane.auth.tokens import TokenAuthenticator, bearer_token, connection_params_token
+from storeplane.graphql.context import Context, Services
+
+UNAUTHENTICATED = (
+    "Authentication required: send 'Authorization: Bearer <token>' "
+    "(without STOREPLANE_API_TOKENS, the server log says which file holds the development token)."
+)
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    """GraphiQL and the graphql-transport-ws protocol on one path; every operation needs a bearer token.
+
+    `services` is called per request: the lifespan builds the services after the app object exists.
+    """
+
+    def __init__(
+        self,
+        *,
+        services: Callable[[], Services],
+        authenticator: Callable[[], TokenAuthenticator],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,), **kwargs)
+        self._services = services
+        self._authenticator = authenticator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope, receive)
+            # GraphiQL's page carries no token (the user types one into its headers editor).
+            wants_ide = self.should_render_graphql_ide(self.request_adapter_class(request))
+            if (
+                not wants_ide
+                and self._authenticator().authenticate(bearer_token(request.headers.get("authorization")))
+                is None
+            ):
+                response = JSONResponse(
+                    {"errors": [{"message": UNAUTHENTICATED, "extensions": {"code": "UNAUTHENTICATED"}}]},
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="storeplane"'},
+                )
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        token = bearer_token(request.headers.get("authorization"))
+        return Context(
+            request=request,
+            response=response,
+            services=self._services(),
+            caller=self._authenticator().authenticate(token),
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        # A token in connection_init wins over the handshake's header; a wrong one is refused outright.
+        token = connection_params_token(context.connection_params)
+        if token is not None:
+            context.caller = self._authenticator().authenticate(token)
+        if context.caller is None:
+            # graphql-transport-ws answers with close code 4403 "Forbidden".
+            raise ConnectionRejectionError()
+        return await super().on_ws_connect(context)
