@@ -25,16 +25,13 @@ from storeplane.engines.catalog import Catalog
 from storeplane.events.models import EventSource, EventType, StoreEvent
 from storeplane.events.writer import EventWriter, StoreEventDraft
 from storeplane.k8s.watching import (
-    MANAGED_BY,
-    MANAGED_BY_LABEL,
-    STORE_ID_LABEL,
-    STOREPLANE_WATCHES,
     Obj,
     WatchEvent,
     WatchSet,
     WatchSettings,
     WatchSpec,
 )
+from storeplane.labels import MANAGED_BY, MANAGED_BY_LABEL, STORE_ID_LABEL
 from storeplane.observing.messages import (
     Note,
     kubernetes_event_note,
@@ -43,6 +40,7 @@ from storeplane.observing.messages import (
     signature,
 )
 from storeplane.observing.readiness import Assessment, NamespaceObjects, assess
+from storeplane.observing.watches import STOREPLANE_WATCHES
 from storeplane.stores.changes import ChangeKind, StoreChanges, publish_store_changed
 from storeplane.stores.models import Store, StoreStatus
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kubernetes_asyncio.client import ApiClient, ApiException, CoreV1Api, V1Namespace, V1ObjectMeta
 
-from storeplane.k8s.watching import MANAGED_BY, MANAGED_BY_LABEL, STORE_ID_LABEL
+from storeplane.labels import MANAGED_BY, MANAGED_BY_LABEL, STORE_ID_LABEL
 from storeplane.provisioning.errors import ProvisioningFailed
 
 

@@ -1,18 +1,17 @@
 """StoreChanged: what `Subscription.storeChanged` pushes, published on its own bus after each commit.
 
-Publishers (the store service and provisioning) publish after the change is committed, with
-`publish_store_changed`, which hands subscribers a copy of the row: the publisher may keep changing its own
-instance, and every subscriber still sees the store as it was committed.
+Published by the transition functions (stores/transitions.py) after each committed change, and by the observer
+when a store's progress steps change. It carries a StoreRecord, which is frozen: every subscriber sees the
+store as it was committed.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from enum import StrEnum
 
 from storeplane.events.bus import EventBus
-from storeplane.stores.models import Store
+from storeplane.stores.records import StoreRecord
 
 
 class ChangeKind(StrEnum):
@@ -23,14 +22,8 @@ class ChangeKind(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class StoreChanged:
-    store: Store
+    store: StoreRecord
     kind: ChangeKind
 
 
 StoreChanges = EventBus[StoreChanged]
-
-
-def publish_store_changed(bus: StoreChanges, store: Store, kind: ChangeKind) -> StoreChanged:
-    message = StoreChanged(store=copy.copy(store), kind=kind)
-    bus.publish(message)
-    return message

@@ -35,15 +35,6 @@ from kubesim.client import ControlClient
 from kubesim.process import KubesimProcess
 from storeplane.k8s.client import kube_client
 from storeplane.k8s.watching import (
-    DEPLOYMENTS,
-    HELM_RELEASES,
-    MANAGED_BY,
-    MANAGED_BY_LABEL,
-    NAMESPACES,
-    PODS,
-    PVCS,
-    STORE_ID_LABEL,
-    STOREPLANE_WATCHES,
     Backoff,
     WatchEvent,
     WatchSet,
@@ -51,6 +42,15 @@ from storeplane.k8s.watching import (
     WatchSpec,
     diff_listing,
     transition,
+)
+from storeplane.labels import MANAGED_BY, MANAGED_BY_LABEL, STORE_ID_LABEL
+from storeplane.observing.watches import (
+    DEPLOYMENTS,
+    HELM_RELEASES,
+    NAMESPACES,
+    PODS,
+    PVCS,
+    STOREPLANE_WATCHES,
 )
 from tests.helpers import eventually
 
