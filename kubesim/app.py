@@ -1,4 +1,4 @@
-"""Assembles the emulator: store, controllers, HTTP server; owns their lifecycle."""
+"""Assembles the emulator: object store, controllers, HTTP server; owns their lifecycle."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from kubesim.control import Control
 from kubesim.controllers import Controllers
 from kubesim.faults import Faults
 from kubesim.metrics import Metrics
+from kubesim.object_store import ObjectStore
 from kubesim.server import ApiServer
 from kubesim.settings import Settings
-from kubesim.store import Store
 
 
 class Kubesim:
@@ -24,13 +24,13 @@ class Kubesim:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.store = Store(settings)
+        self.object_store = ObjectStore(settings)
         self.faults = Faults()
         self.metrics = Metrics()
-        self.churn = Churn(self.store)
-        self.controllers = Controllers(self.store, settings, self.faults)
-        self.api = ApiServer(self.store, self.faults, self.metrics, settings)
-        self.control = Control(self.store, self.faults, self.metrics, self.churn)
+        self.churn = Churn(self.object_store)
+        self.controllers = Controllers(self.object_store, settings, self.faults)
+        self.api = ApiServer(self.object_store, self.faults, self.metrics, settings)
+        self.control = Control(self.object_store, self.faults, self.metrics, self.churn)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -54,7 +54,7 @@ class Kubesim:
         self.port = int(sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
-        self.store.cut_watches()
+        self.object_store.cut_watches()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.churn.stop()

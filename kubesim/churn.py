@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubesim.controllers.events import record_event
+from kubesim.object_store import ObjectStore
 from kubesim.resources import resource
-from kubesim.store import Store
 
 PODS = resource("", "pods")
 
@@ -43,7 +43,7 @@ class ChurnEvent:
 class Churn:
     """Writes pod Events (mode `event`) or pod status changes (mode `pod-status`) at `rate` per second."""
 
-    store: Store
+    object_store: ObjectStore
     records: list[ChurnWrite] = field(default_factory=list)
     _task: asyncio.Task[None] | None = None
 
@@ -98,13 +98,13 @@ class Churn:
                 # Sorting thousands of pods costs milliseconds: do it once a second, not on every write.
                 targets = sorted(
                     (p["metadata"]["namespace"], p["metadata"]["name"])
-                    for p in self.store.items(PODS, namespace)
+                    for p in self.object_store.items(PODS, namespace)
                     if not p["metadata"].get("deletionTimestamp")
                 )
                 refreshed = time.monotonic()
             if not targets:
                 continue
-            pod = self.store.peek(PODS, *targets[seq % len(targets)])
+            pod = self.object_store.peek(PODS, *targets[seq % len(targets)])
             if pod is None:
                 continue
             written = self._write(pod, seq, mode, event)
@@ -115,7 +115,7 @@ class Churn:
     def _write(self, pod: dict[str, Any], seq: int, mode: str, event: ChurnEvent) -> str | None:
         if mode == "event":
             written = record_event(
-                self.store,
+                self.object_store,
                 pod,
                 reason=event.reason,
                 message=f"churn {seq}",
@@ -131,7 +131,7 @@ class Churn:
         ]
         conditions.append({"type": "KubesimChurn", "status": "True", "message": f"churn {seq}"})
         updated["status"]["conditions"] = conditions
-        written = self.store.write_internal(PODS, updated)
+        written = self.object_store.write_internal(PODS, updated)
         return str(written["metadata"]["resourceVersion"])
 
     def to_json(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from aiohttp import web
 from kubesim.churn import DEFAULT_REASON, Churn, ChurnEvent
 from kubesim.faults import Faults, Rule
 from kubesim.metrics import Metrics
-from kubesim.store import Store
+from kubesim.object_store import ObjectStore
 
 PREFIX = "/_kubesim"
 
@@ -18,8 +18,8 @@ PREFIX = "/_kubesim"
 class Control:
     """Handlers for the control endpoint; every answer is JSON."""
 
-    def __init__(self, store: Store, faults: Faults, metrics: Metrics, churn: Churn) -> None:
-        self.store = store
+    def __init__(self, object_store: ObjectStore, faults: Faults, metrics: Metrics, churn: Churn) -> None:
+        self.object_store = object_store
         self.faults = faults
         self.metrics = metrics
         self.churn = churn
@@ -45,10 +45,10 @@ class Control:
         return web.json_response(
             {
                 "requests": self.metrics.to_json(),
-                "openWatches": self.store.open_watch_count(),
-                "openWatchesByResource": self.store.open_watches_by_resource(),
-                "resourceVersion": self.store.resource_version,
-                "objects": self.store.object_counts(),
+                "openWatches": self.object_store.open_watch_count(),
+                "openWatchesByResource": self.object_store.open_watches_by_resource(),
+                "resourceVersion": self.object_store.resource_version,
+                "objects": self.object_store.object_counts(),
             }
         )
 
@@ -88,18 +88,18 @@ class Control:
             raise _bad("code must be 500, 502, 503 or 504")
         self.faults.start_outage(_number(body, "seconds", 5.0), code)
         # A real API server that goes away drops its watches too: clients must reconnect into the outage.
-        self.store.cut_watches()
+        self.object_store.cut_watches()
         return web.json_response(self.faults.to_json())
 
     async def cut_watches(self, request: web.Request) -> web.Response:
-        return web.json_response({"cut": self.store.cut_watches()})
+        return web.json_response({"cut": self.object_store.cut_watches()})
 
     async def expire_next(self, request: web.Request) -> web.Response:
-        self.store.expire_next_watch()
+        self.object_store.expire_next_watch()
         return web.json_response({"expireNextWatch": True})
 
     async def compact(self, request: web.Request) -> web.Response:
-        return web.json_response({"compactedResourceVersion": self.store.compact()})
+        return web.json_response({"compactedResourceVersion": self.object_store.compact()})
 
     async def start_churn(self, request: web.Request) -> web.Response:
         body = await _body(request)

@@ -1,4 +1,4 @@
-"""The HTTP API: routes Kubernetes REST paths onto the store, and streams watches."""
+"""The HTTP API: routes Kubernetes REST paths onto the object store, and streams watches."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from kubesim import discovery, errors, patching, protobuf, resources, tables
 from kubesim.errors import ApiError
 from kubesim.faults import Faults
 from kubesim.metrics import Metrics
+from kubesim.object_store import CLOSED, Obj, ObjectStore, Watch, watch_line
 from kubesim.resources import ResourceType
 from kubesim.selectors import (
     FieldSelector,
@@ -28,7 +29,6 @@ from kubesim.selectors import (
     parse_label_selector,
 )
 from kubesim.settings import Settings
-from kubesim.store import CLOSED, Obj, Store, Watch, watch_line
 
 APPLY = "application/apply-patch+yaml"
 PATCH_TYPES = (
@@ -87,10 +87,12 @@ class Route:
 
 
 class ApiServer:
-    """The aiohttp application serving the Kubernetes API over the store."""
+    """The aiohttp application serving the Kubernetes API over the object store."""
 
-    def __init__(self, store: Store, faults: Faults, metrics: Metrics, settings: Settings) -> None:
-        self.store = store
+    def __init__(
+        self, object_store: ObjectStore, faults: Faults, metrics: Metrics, settings: Settings
+    ) -> None:
+        self.object_store = object_store
         self.faults = faults
         self.metrics = metrics
         self.settings = settings
@@ -173,7 +175,7 @@ class ApiServer:
         if verb == "create":
             body = await _read_object(request)
             _check_kind(rt, body)
-            created = self.store.create(rt, self._body_namespace(route, body), body, dry_run=dry_run)
+            created = self.object_store.create(rt, self._body_namespace(route, body), body, dry_run=dry_run)
             return web.json_response(created, status=201)
         if verb == "deletecollection":
             return web.json_response(await self._delete_collection(request, route))
@@ -185,7 +187,7 @@ class ApiServer:
         if route.subresource not in ("", "status") and not namespace_finalize:
             raise _missing()
         if verb == "get":
-            obj = self.store.peek(rt, namespace, name)
+            obj = self.object_store.peek(rt, namespace, name)
             if obj is None:
                 raise errors.not_found(rt.plural, rt.group, name)
             if tables.wants_table(request.headers.get("Accept", "")):
@@ -197,7 +199,7 @@ class ApiServer:
             if namespace_finalize:
                 return web.json_response(self._finalize_namespace(name, body))
             sub = route.subresource
-            updated = self.store.replace(rt, namespace, name, body, subresource=sub, dry_run=dry_run)
+            updated = self.object_store.replace(rt, namespace, name, body, subresource=sub, dry_run=dry_run)
             return web.json_response(updated)
         if verb == "patch":
             patched, created_now = await self._patch(request, route, name, namespace, dry_run=dry_run)
@@ -210,7 +212,7 @@ class ApiServer:
         self, request: web.Request, rt: ResourceType, namespace: str, name: str, *, dry_run: bool
     ) -> Obj:
         options = await _delete_options(request)
-        obj, gone = self.store.delete(
+        obj, gone = self.object_store.delete(
             rt,
             namespace,
             name,
@@ -256,8 +258,8 @@ class ApiServer:
     def _list(self, route: Route, query: Any) -> Obj:
         rt = route.rt
         labels, fields = self._selectors(rt, query)
-        items = self.store.list(rt, route.namespace, labels, fields)
-        rv = str(self.store.resource_version)
+        items = self.object_store.list(rt, route.namespace, labels, fields)
+        rv = str(self.object_store.resource_version)
         meta: Obj = {"resourceVersion": rv}
         start = 0
         token = query.get("continue", "")
@@ -277,10 +279,10 @@ class ApiServer:
         labels, fields = self._selectors(rt, request.query)
         options = await _delete_options(request)
         deleted = []
-        for obj in self.store.list(rt, route.namespace, labels, fields):
+        for obj in self.object_store.list(rt, route.namespace, labels, fields):
             meta = obj["metadata"]
             with contextlib.suppress(ApiError):
-                gone, _ = self.store.delete(
+                gone, _ = self.object_store.delete(
                     rt,
                     meta.get("namespace", ""),
                     meta["name"],
@@ -288,7 +290,7 @@ class ApiServer:
                     grace_period=options.get("gracePeriodSeconds"),
                 )
                 deleted.append(gone)
-        meta_out = {"resourceVersion": str(self.store.resource_version)}
+        meta_out = {"resourceVersion": str(self.object_store.resource_version)}
         return {
             "kind": f"{rt.kind}List",
             "apiVersion": rt.api_version,
@@ -297,17 +299,17 @@ class ApiServer:
         }
 
     def _finalize_namespace(self, name: str, body: Obj) -> Obj:
-        live = self.store.get(resources.resource("", "namespaces"), "", name)
+        live = self.object_store.get(resources.resource("", "namespaces"), "", name)
         if live is None:
             raise errors.not_found("namespaces", "", name)
         live.setdefault("spec", {})["finalizers"] = list((body.get("spec") or {}).get("finalizers") or [])
-        return self.store.write_internal(resources.resource("", "namespaces"), live)
+        return self.object_store.write_internal(resources.resource("", "namespaces"), live)
 
     async def _patch(
         self, request: web.Request, route: Route, name: str, namespace: str, *, dry_run: bool
     ) -> tuple[Obj, bool]:
         rt = route.rt
-        live = self.store.get(rt, namespace, name)
+        live = self.object_store.get(rt, namespace, name)
         if request.content_type == APPLY:
             body = await _patch_body(request)
             return self._apply(request, route, name, namespace, body, live, dry_run=dry_run)
@@ -315,7 +317,7 @@ class ApiServer:
             raise errors.not_found(rt.plural, rt.group, name)
         new = await self._patched(request, live, kind=rt.kind)
         sub = "status" if route.subresource == "status" else ""
-        return self.store.replace(rt, namespace, name, new, subresource=sub, dry_run=dry_run), False
+        return self.object_store.replace(rt, namespace, name, new, subresource=sub, dry_run=dry_run), False
 
     async def _patched(self, request: web.Request, live: Obj, *, kind: str) -> Obj:
         """`live` with the request's JSON, merge or strategic merge patch applied."""
@@ -346,7 +348,7 @@ class ApiServer:
         self, request: web.Request, verb: str, rt: ResourceType, namespace: str, name: str, *, dry_run: bool
     ) -> Obj:
         """The autoscaling/v1 Scale view of a workload; writing it changes only spec.replicas."""
-        live = self.store.get(rt, namespace, name)
+        live = self.object_store.get(rt, namespace, name)
         if live is None:
             raise errors.not_found(rt.plural, rt.group, name)
         scale = _scale_of(live)
@@ -370,7 +372,7 @@ class ApiServer:
             }
             raise errors.invalid("Scale", "autoscaling", name, [cause])
         live.setdefault("spec", {})["replicas"] = replicas
-        return _scale_of(self.store.replace(rt, namespace, name, live, dry_run=dry_run))
+        return _scale_of(self.object_store.replace(rt, namespace, name, live, dry_run=dry_run))
 
     def _apply(
         self,
@@ -402,15 +404,15 @@ class ApiServer:
             # Server-side apply creates a missing object, just like a create.
             body = dict(body)
             body["metadata"] = {**body_meta, "name": name}
-            created = self.store.create(rt, namespace, body, dry_run=dry_run)
+            created = self.object_store.create(rt, namespace, body, dry_run=dry_run)
             if not dry_run:
-                self.store.applied.setdefault(created["metadata"]["uid"], {})[manager] = body
+                self.object_store.applied.setdefault(created["metadata"]["uid"], {})[manager] = body
             return created, True
-        previous = self.store.applied.get(live["metadata"]["uid"], {}).get(manager)
+        previous = self.object_store.applied.get(live["metadata"]["uid"], {}).get(manager)
         new = patching.apply_patch(live, body, previous)
-        result = self.store.replace(rt, namespace, name, new, subresource=sub, dry_run=dry_run)
+        result = self.object_store.replace(rt, namespace, name, new, subresource=sub, dry_run=dry_run)
         if not dry_run:
-            self.store.applied.setdefault(live["metadata"]["uid"], {})[manager] = body
+            self.object_store.applied.setdefault(live["metadata"]["uid"], {})[manager] = body
         return result, False
 
     # -- watch ---------------------------------------------------------------------------------
@@ -440,7 +442,7 @@ class ApiServer:
         response.enable_chunked_encoding()
         await response.prepare(request)
         try:
-            watch = self.store.open_watch(
+            watch = self.object_store.open_watch(
                 rt,
                 route.namespace,
                 labels,
@@ -459,7 +461,7 @@ class ApiServer:
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
-            self.store.close_watch(watch)
+            self.object_store.close_watch(watch)
         with contextlib.suppress(ConnectionResetError, RuntimeError):
             await response.write_eof()
         return response
@@ -479,7 +481,7 @@ class ApiServer:
                 line = await asyncio.wait_for(watch.queue.get(), wait)
             except TimeoutError:
                 if bookmarks and (deadline is None or time.monotonic() < deadline):
-                    await response.write(watch_line("BOOKMARK", self.store.bookmark(watch.rt)))
+                    await response.write(watch_line("BOOKMARK", self.object_store.bookmark(watch.rt)))
                 continue
             if line == CLOSED:
                 return

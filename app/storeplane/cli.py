@@ -16,12 +16,12 @@ from storeplane.settings import Settings
 
 
 def _serve(settings: Settings, *, host: str, port: int) -> None:
-    from storeplane.cluster import cluster_component
+    from storeplane.cluster import kube_cluster
     from storeplane.server import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = uvicorn.Config(
-        create_app(settings, components=[cluster_component]),
+        create_app(settings, cluster=kube_cluster()),
         host=host,
         port=port,
         lifespan="on",

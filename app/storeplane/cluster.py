@@ -1,21 +1,19 @@
-"""The cluster component of the server: kube client, helm, watches, provisioner and reconciler."""
+"""The cluster side of the system: kube client, helm, the Observer, the provisioner and the reconciler."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
-from storeplane.k8s.client import kube_client
+from storeplane.k8s.client import KubeApi, kube_client
 from storeplane.k8s.helm import Helm, HelmConfig, resolve_helm_binary
 from storeplane.k8s.watching import WatchSettings
 from storeplane.observing.observer import Observer
 from storeplane.provisioning.provisioner import KubeProvisioner
 from storeplane.provisioning.reconciler import Reconciler
-from storeplane.server import Runtime
 from storeplane.settings import Settings
-
-log = logging.getLogger(__name__)
+from storeplane.system import Cluster, ClusterParts, Core
 
 
 def helm_config(settings: Settings) -> HelmConfig:
@@ -42,44 +40,67 @@ def watch_settings(settings: Settings) -> WatchSettings:
     )
 
 
-@asynccontextmanager
-async def cluster_component(runtime: Runtime) -> AsyncIterator[None]:
-    """Start the Kubernetes side in dependency order; leaving stops it in reverse (reconciler first)."""
-    settings = runtime.settings
-    watches = watch_settings(settings)
-    async with kube_client(
-        kubeconfig=settings.kubeconfig, context=settings.kube_context, in_cluster=settings.in_cluster
-    ) as api:
-        helm = Helm(helm_config(settings))
-        observer = Observer(
-            api=api,
-            catalog=runtime.catalog,
-            writer=runtime.writer,
-            watch_settings=watches,
-            changes=runtime.changes,
-        )
-        provisioner = KubeProvisioner(
-            settings=settings,
-            api=api,
-            helm=helm,
-            catalog=runtime.catalog,
-            observer=observer,
-            writer=runtime.writer,
-            backoff=watches,
-            changes=runtime.changes,
-        )
-        reconciler = Reconciler(
-            observer=observer, provisioner=provisioner, drift_grace_seconds=settings.drift_grace_seconds
-        )
+@dataclass(frozen=True, kw_only=True)
+class KubeClusterParts(ClusterParts):
+    api: KubeApi
+    helm: Helm
+    observer: Observer
+    provisioner: KubeProvisioner
+    reconciler: Reconciler
 
-        async def cluster_ready() -> str | None:
-            if not observer.synced:
-                unhealthy = [name for name, health in observer.watches.health().items() if not health.healthy]
-                return f"watches not synced: {', '.join(unhealthy) or 'starting'}"
-            return None
 
-        async with observer, provisioner, reconciler:
-            runtime.provisioner = provisioner
-            runtime.tracker = observer
-            runtime.readiness_checks["cluster"] = cluster_ready
-            yield
+def kube_cluster(*, helm: HelmConfig | None = None, watches: WatchSettings | None = None) -> Cluster:
+    """The real cluster side; `helm` and `watches` replace what the settings say (tests make them faster)."""
+
+    @asynccontextmanager
+    async def run(core: Core) -> AsyncIterator[KubeClusterParts]:
+        settings = core.settings
+        watching = watches or watch_settings(settings)
+        async with kube_client(
+            kubeconfig=settings.kubeconfig, context=settings.kube_context, in_cluster=settings.in_cluster
+        ) as api:
+            observer = Observer(
+                api=api,
+                catalog=core.catalog,
+                writer=core.writer,
+                changes=core.changes,
+                watch_settings=watching,
+            )
+            helm_runner = Helm(helm or helm_config(settings))
+            provisioner = KubeProvisioner(
+                settings=settings,
+                api=api,
+                helm=helm_runner,
+                catalog=core.catalog,
+                observer=observer,
+                writer=core.writer,
+                changes=core.changes,
+                retry=watching.retry_policy,
+            )
+            reconciler = Reconciler(
+                observer=observer,
+                provisioner=provisioner,
+                writer=core.writer,
+                changes=core.changes,
+                drift_grace_seconds=settings.drift_grace_seconds,
+            )
+
+            async def cluster_ready() -> str | None:
+                if not observer.synced:
+                    health = observer.watches.health().items()
+                    unhealthy = [name for name, watch in health if not watch.healthy]
+                    return f"watches not synced: {', '.join(unhealthy) or 'starting'}"
+                return None
+
+            async with observer, provisioner, reconciler:
+                yield KubeClusterParts(
+                    provisioner=provisioner,
+                    tracker=observer,
+                    readiness_checks={"cluster": cluster_ready},
+                    api=api,
+                    helm=helm_runner,
+                    observer=observer,
+                    reconciler=reconciler,
+                )
+
+    return run

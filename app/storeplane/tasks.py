@@ -21,7 +21,7 @@ T = TypeVar("T")
 
 class TaskKind(StrEnum):
     WATCH = "watch"
-    """One watcher's list-then-watch loop (k8s/watching.py)."""
+    """One watcher's list-then-watch loop (k8s/watcher.py, started by k8s/watchset.py)."""
     OBSERVER = "observer"
     """The observer's consumer of watch events."""
     EVENT_WRITER = "event-writer"

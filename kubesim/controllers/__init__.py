@@ -1,7 +1,7 @@
-"""The simulated control plane (kwok-like: no container runs): controllers driven by the store's changes.
+"""The simulated control plane (kwok-like: no container runs): controllers driven by object store changes.
 
-The store calls one listener synchronously after every commit; it only updates the object index
-and queues work. Worker tasks then reconcile through the store's synchronous API, so a read and
+The object store calls one listener synchronously after every commit; it only updates the object index
+and queues work. Worker tasks then reconcile through the object store's synchronous API, so a read and
 the write that follows it never interleave with other writers.
 """
 
@@ -25,9 +25,9 @@ from kubesim.controllers.runtime import Context, WorkQueue, log
 from kubesim.controllers.statefulset import StatefulSetController
 from kubesim.controllers.volumes import VolumeController
 from kubesim.faults import Faults
+from kubesim.object_store import Change, ObjectStore
 from kubesim.resources import RESOURCE_TYPES
 from kubesim.settings import Settings
-from kubesim.store import Change, Store
 
 Handler = Callable[[Change], None]
 
@@ -35,12 +35,16 @@ Handler = Callable[[Change], None]
 class Controllers:
     """Every simulated controller, started and stopped together."""
 
-    def __init__(self, store: Store, settings: Settings, faults: Faults) -> None:
-        self._store = store
+    def __init__(self, object_store: ObjectStore, settings: Settings, faults: Faults) -> None:
+        self._object_store = object_store
         self._settings = settings
-        self.index = ObjectIndex(store)
+        self.index = ObjectIndex(object_store)
         ctx = Context(
-            store=store, settings=settings, faults=faults, index=self.index, events=EventRecorder(store)
+            object_store=object_store,
+            settings=settings,
+            faults=faults,
+            index=self.index,
+            events=EventRecorder(object_store),
         )
         self._ctx = ctx
         self.kubelet = Kubelet(ctx)
@@ -93,14 +97,14 @@ class Controllers:
             return
         self.index.rebuild()
         if not self._listening:
-            self._store.add_listener(self._on_change)
+            self._object_store.add_listener(self._on_change)
             self._listening = True
         self._running = True
         loop = asyncio.get_running_loop()
         self._workers = [loop.create_task(q.run(), name=f"kubesim-controller:{q.name}") for q in self._queues]
         for task in self._workers:
             task.add_done_callback(_log_death)
-        seed(self._store, self._settings)
+        seed(self._object_store, self._settings)
         self._resume()
 
     async def stop(self) -> None:
@@ -135,8 +139,10 @@ class Controllers:
     def _resume(self) -> None:
         """Queue work for objects stored before the controllers started (and the seeded ones)."""
         for rt in RESOURCE_TYPES:
-            for obj in self._store.items(rt):
-                change = Change(rv=self._store.resource_version, rt=rt, type="MODIFIED", obj=obj, old=obj)
+            for obj in self._object_store.items(rt):
+                change = Change(
+                    rv=self._object_store.resource_version, rt=rt, type="MODIFIED", obj=obj, old=obj
+                )
                 if rt.kind == "Pod":
                     self.kubelet.resume(obj)
                     handlers = self._by_kind["Pod"][1:]

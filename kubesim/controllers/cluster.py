@@ -8,9 +8,9 @@ from kubesim import errors
 from kubesim.controllers.kubelet import HOST_IP, NODE_NAME
 from kubesim.controllers.volumes import DEFAULT_CLASS, PROVISIONER
 from kubesim.jsondata import clone
+from kubesim.object_store import Obj, ObjectStore
 from kubesim.resources import ResourceType, resource
 from kubesim.settings import Settings
-from kubesim.store import Obj, Store
 from kubesim.timeutil import now_rfc3339
 
 NAMESPACES = resource("", "namespaces")
@@ -27,17 +27,17 @@ _CAPACITY = {
 }
 
 
-def seed(store: Store, settings: Settings) -> None:
+def seed(object_store: ObjectStore, settings: Settings) -> None:
     """Create the cluster's standing objects; those already there are left alone."""
     for name in SYSTEM_NAMESPACES:
-        _create(store, NAMESPACES, {"metadata": {"name": name}})
-    node = _create(store, NODES, _node_body())
+        _create(object_store, NAMESPACES, {"metadata": {"name": name}})
+    node = _create(object_store, NODES, _node_body())
     if node is not None:
         with_status = clone(node)
         with_status["status"] = _node_status(settings)
-        store.write_internal(NODES, with_status)
+        object_store.write_internal(NODES, with_status)
     _create(
-        store,
+        object_store,
         STORAGE_CLASSES,
         {
             "metadata": {
@@ -51,7 +51,7 @@ def seed(store: Store, settings: Settings) -> None:
         },
     )
     _create(
-        store,
+        object_store,
         INGRESS_CLASSES,
         {
             "metadata": {
@@ -66,9 +66,9 @@ def seed(store: Store, settings: Settings) -> None:
     )
 
 
-def _create(store: Store, rt: ResourceType, body: Obj) -> Obj | None:
+def _create(object_store: ObjectStore, rt: ResourceType, body: Obj) -> Obj | None:
     try:
-        return store.create(rt, "", body)
+        return object_store.create(rt, "", body)
     except errors.ApiError as exc:
         if exc.reason == "AlreadyExists":
             return None

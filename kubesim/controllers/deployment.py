@@ -24,8 +24,8 @@ from kubesim.controllers.objects import (
 )
 from kubesim.controllers.runtime import Context, WorkQueue
 from kubesim.jsondata import clone
+from kubesim.object_store import Change, Obj
 from kubesim.resources import resource
-from kubesim.store import Change, Obj
 from kubesim.timeutil import now_rfc3339
 
 DEPLOYMENTS = resource("apps", "deployments")
@@ -87,8 +87,8 @@ class DeploymentController:
 
     def sync(self, key: tuple[str, str]) -> None:
         namespace, name = key
-        store = self._ctx.store
-        deployment = store.peek(DEPLOYMENTS, namespace, name)
+        object_store = self._ctx.object_store
+        deployment = object_store.peek(DEPLOYMENTS, namespace, name)
         if deployment is None or is_deleting(deployment):
             return
         template = deployment["spec"].get("template") or {}
@@ -108,8 +108,8 @@ class DeploymentController:
             new_rs = self._set_revision(new_rs, max_old + 1)  # a rollback makes the old template newest again
         self._scale(deployment, new_rs, olds)
         self._clean_up(deployment, olds)
-        deployment = store.peek(DEPLOYMENTS, namespace, name)
-        new_rs = store.peek(REPLICASETS, namespace, new_rs["metadata"]["name"])
+        deployment = object_store.peek(DEPLOYMENTS, namespace, name)
+        new_rs = object_store.peek(REPLICASETS, namespace, new_rs["metadata"]["name"])
         if deployment is None or new_rs is None:
             return
         self._write_status(deployment, new_rs, created=created)
@@ -141,7 +141,7 @@ class DeploymentController:
                 "spec": {"replicas": 0, "selector": selector, "template": rs_template},
             }
             try:
-                return self._ctx.store.create(REPLICASETS, meta["namespace"], body)
+                return self._ctx.object_store.create(REPLICASETS, meta["namespace"], body)
             except errors.ApiError as exc:
                 if exc.reason != "AlreadyExists":
                     return None
@@ -150,7 +150,7 @@ class DeploymentController:
     def _set_revision(self, rs: Obj, revision: int) -> Obj:
         new = clone(rs)
         new["metadata"].setdefault("annotations", {})[REVISION] = str(revision)
-        return self._ctx.store.write_internal(REPLICASETS, new)
+        return self._ctx.object_store.write_internal(REPLICASETS, new)
 
     def _scale(self, deployment: Obj, new_rs: Obj, olds: list[Obj]) -> None:
         desired = int(deployment["spec"].get("replicas", 1))
@@ -166,7 +166,9 @@ class DeploymentController:
         # scaled to zero once it is fully available, so availability never drops during a rollout.
         self._scale_rs(deployment, new_rs, desired)
         new_rs = (
-            self._ctx.store.peek(REPLICASETS, new_rs["metadata"]["namespace"], new_rs["metadata"]["name"])
+            self._ctx.object_store.peek(
+                REPLICASETS, new_rs["metadata"]["namespace"], new_rs["metadata"]["name"]
+            )
             or {}
         )
         new_status = new_rs.get("status") or {}
@@ -177,7 +179,7 @@ class DeploymentController:
                 self._scale_rs(deployment, rs, 0)
 
     def _scale_rs(self, deployment: Obj, rs: Obj, replicas: int) -> None:
-        live = self._ctx.store.peek(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"])
+        live = self._ctx.object_store.peek(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"])
         if live is None or is_deleting(live):
             return
         before = int(live["spec"].get("replicas", 1))
@@ -188,7 +190,7 @@ class DeploymentController:
         annotations = new["metadata"].setdefault("annotations", {})
         annotations["deployment.kubernetes.io/desired-replicas"] = str(desired)
         annotations["deployment.kubernetes.io/max-replicas"] = str(desired + surge)
-        self._ctx.store.write_internal(REPLICASETS, new)
+        self._ctx.object_store.write_internal(REPLICASETS, new)
         if before != replicas:
             direction = "up" if replicas > before else "down"
             rs_name = live["metadata"]["name"]
@@ -212,7 +214,9 @@ class DeploymentController:
         idle.sort(key=_revision)
         for rs in idle[: max(len(idle) - limit, 0)]:
             try:
-                self._ctx.store.delete(REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"])
+                self._ctx.object_store.delete(
+                    REPLICASETS, rs["metadata"]["namespace"], rs["metadata"]["name"]
+                )
             except errors.ApiError:
                 continue
 
@@ -289,7 +293,7 @@ class DeploymentController:
         new["status"] = status
         if revision is not None:
             new["metadata"].setdefault("annotations", {})[REVISION] = revision
-        self._ctx.store.write_internal(DEPLOYMENTS, new)
+        self._ctx.object_store.write_internal(DEPLOYMENTS, new)
 
     def _progressing(
         self,

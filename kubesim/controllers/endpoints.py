@@ -8,8 +8,8 @@ from kubesim import errors
 from kubesim.controllers.objects import is_deleting, pod_ready, pod_terminal
 from kubesim.controllers.runtime import Context, WorkQueue
 from kubesim.jsondata import clone
+from kubesim.object_store import Change, Obj
 from kubesim.resources import resource
-from kubesim.store import Change, Obj
 
 SERVICES = resource("", "services")
 ENDPOINTS = resource("", "endpoints")
@@ -38,13 +38,13 @@ class EndpointsController:
 
     def sync(self, key: tuple[str, str]) -> None:
         namespace, name = key
-        store = self._ctx.store
-        service = store.peek(SERVICES, namespace, name)
-        existing = store.peek(ENDPOINTS, namespace, name)
+        object_store = self._ctx.object_store
+        service = object_store.peek(SERVICES, namespace, name)
+        existing = object_store.peek(ENDPOINTS, namespace, name)
         if service is None or is_deleting(service):
             if existing is not None and (existing["metadata"].get("labels") or {}).get(_MANAGED) == _MANAGER:
                 try:
-                    store.delete(ENDPOINTS, namespace, name)
+                    object_store.delete(ENDPOINTS, namespace, name)
                 except errors.ApiError:
                     return
             return
@@ -55,7 +55,8 @@ class EndpointsController:
         pods = [
             p
             for p in (
-                store.peek(PODS, namespace, n) for n in self._ctx.index.names_in_namespace(namespace, "Pod")
+                object_store.peek(PODS, namespace, n)
+                for n in self._ctx.index.names_in_namespace(namespace, "Pod")
             )
             if p is not None
             and not pod_terminal(p)
@@ -66,7 +67,7 @@ class EndpointsController:
         body = self._desired(service, pods)
         if existing is None:
             try:
-                store.create(ENDPOINTS, namespace, body)
+                object_store.create(ENDPOINTS, namespace, body)
             except errors.ApiError:
                 return
             return
@@ -76,7 +77,7 @@ class EndpointsController:
         if "subsets" in body:
             new["subsets"] = body["subsets"]
         if new != existing:
-            store.write_internal(ENDPOINTS, new)
+            object_store.write_internal(ENDPOINTS, new)
 
     def _desired(self, service: Obj, pods: list[Obj]) -> Obj:
         labels = {**(service["metadata"].get("labels") or {}), _MANAGED: _MANAGER}

@@ -7,15 +7,15 @@ from typing import Any
 
 from kubesim import errors
 from kubesim.jsondata import clone
+from kubesim.object_store import Obj, ObjectStore
 from kubesim.resources import resource
-from kubesim.store import Obj, Store
 from kubesim.timeutil import now_micro, now_rfc3339
 
 EVENTS = resource("", "events")
 
 
 def record_event(
-    store: Store,
+    object_store: ObjectStore,
     involved: Obj,
     *,
     reason: str,
@@ -54,7 +54,7 @@ def record_event(
         "reportingInstance": "kubesim-node" if component == "kubelet" else "",
     }
     try:
-        return store.create(EVENTS, namespace, event)
+        return object_store.create(EVENTS, namespace, event)
     except errors.ApiError:
         return None
 
@@ -66,8 +66,8 @@ class EventRecorder:
     event with a growing count rather than thousands of objects.
     """
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, object_store: ObjectStore) -> None:
+        self._object_store = object_store
         # involved uid -> (reason, message, fieldPath, type) -> (namespace, event name)
         self._seen: dict[str, dict[tuple[str, str, str, str], tuple[str, str]]] = {}
 
@@ -85,17 +85,17 @@ class EventRecorder:
         key = (reason, message, field_path, type_)
         seen = self._seen.get(uid, {}).get(key)
         if seen is not None:
-            existing = self._store.peek(EVENTS, *seen)
+            existing = self._object_store.peek(EVENTS, *seen)
             if existing is not None:
                 bumped = clone(existing)
                 bumped["count"] = int(bumped.get("count") or 1) + 1
                 bumped["lastTimestamp"] = now_rfc3339()
                 try:
-                    return self._store.write_internal(EVENTS, bumped)
+                    return self._object_store.write_internal(EVENTS, bumped)
                 except errors.ApiError:
                     return None
         event = record_event(
-            self._store,
+            self._object_store,
             involved,
             reason=reason,
             message=message,

@@ -11,8 +11,8 @@ from kubesim.controllers.index import TYPES_BY_KEY, Key, key_of, owner_uids
 from kubesim.controllers.objects import is_deleting
 from kubesim.controllers.runtime import Context, WorkQueue
 from kubesim.jsondata import clone
+from kubesim.object_store import Change, Obj
 from kubesim.resources import ResourceType
-from kubesim.store import Change, Obj
 
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
@@ -94,19 +94,19 @@ class GarbageCollector:
         else:
             new["metadata"].pop("finalizers", None)
         rt = TYPES_BY_KEY[key[0]]
-        # Removing the last finalizer of an object with a deletionTimestamp makes the store remove it.
-        self._ctx.store.write_internal(rt, new)
+        # Removing the last finalizer of an object with a deletionTimestamp makes the object store remove it.
+        self._ctx.object_store.write_internal(rt, new)
 
     def _write(self, rt: ResourceType, obj: Obj) -> None:
         try:
-            self._ctx.store.write_internal(rt, obj)
+            self._ctx.object_store.write_internal(rt, obj)
         except errors.ApiError:
             return
 
     def _delete(self, rt: ResourceType, obj: Obj, propagation: str) -> None:
         meta = obj["metadata"]
         try:
-            self._ctx.store.delete(
+            self._ctx.object_store.delete(
                 rt,
                 meta.get("namespace", ""),
                 meta["name"],

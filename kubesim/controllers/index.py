@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from kubesim.object_store import Change, Obj, ObjectStore
 from kubesim.resources import RESOURCE_TYPES, ResourceType
-from kubesim.store import Change, Obj, Store
 
 # (ResourceType.key, namespace or "" for cluster-scoped, name)
 Key = tuple[str, str, str]
@@ -30,15 +30,15 @@ class ObjectIndex:
     the namespace controller finds a namespace's contents through `in_namespace`.
     """
 
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, object_store: ObjectStore) -> None:
+        self._object_store = object_store
         self._by_uid: dict[str, Key] = {}
         self._by_namespace: dict[str, set[Key]] = {}
         self._dependents: dict[str, set[Key]] = {}
 
     def rebuild(self) -> None:
         for rt in RESOURCE_TYPES:
-            for obj in self._store.items(rt):
+            for obj in self._object_store.items(rt):
                 self._add(rt, obj, set())
 
     def apply(self, change: Change) -> None:
@@ -81,7 +81,7 @@ class ObjectIndex:
 
     def lookup(self, key: Key) -> Obj | None:
         rt = TYPES_BY_KEY[key[0]]
-        return self._store.peek(rt, key[1], key[2])
+        return self._object_store.peek(rt, key[1], key[2])
 
     def exists(self, uid: str) -> bool:
         """Whether an object with this uid is stored (a live owner)."""
@@ -106,7 +106,7 @@ class ObjectIndex:
             rt = TYPES_BY_KEY[key[0]]
             if kind is not None and rt.kind != kind:
                 continue
-            obj = self._store.peek(rt, key[1], key[2])
+            obj = self._object_store.peek(rt, key[1], key[2])
             if obj is not None and uid in owner_uids(obj):
                 yield rt, obj
 

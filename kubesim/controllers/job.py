@@ -18,8 +18,8 @@ from kubesim.controllers.objects import (
 from kubesim.controllers.replicaset import pod_from_template
 from kubesim.controllers.runtime import Context, WorkQueue, log
 from kubesim.jsondata import clone
+from kubesim.object_store import Change, Obj
 from kubesim.resources import resource
-from kubesim.store import Change, Obj
 from kubesim.timeutil import now_rfc3339
 
 JOBS = resource("batch", "jobs")
@@ -59,7 +59,7 @@ class JobController:
 
     def sync(self, key: tuple[str, str]) -> None:
         namespace, name = key
-        job = self._ctx.store.peek(JOBS, namespace, name)
+        job = self._ctx.object_store.peek(JOBS, namespace, name)
         if job is None or is_deleting(job) or job_finished(job):
             return
         spec = job["spec"]
@@ -132,7 +132,7 @@ class JobController:
         if status != old_status:
             new = clone(job)
             new["status"] = status
-            self._ctx.store.write_internal(JOBS, new)
+            self._ctx.object_store.write_internal(JOBS, new)
         if finished == "Complete":
             self._ctx.events.record(job, reason="Completed", message="Job completed", component=_COMPONENT)
         elif finished == "Failed":
@@ -158,7 +158,7 @@ class JobController:
                 job["spec"].get("template") or {}, owner=job, generate_name=f"{meta['name']}-"
             )
             try:
-                pod = self._ctx.store.create(PODS, meta["namespace"], body)
+                pod = self._ctx.object_store.create(PODS, meta["namespace"], body)
             except errors.ApiError as exc:
                 log.debug("job %s/%s: creating a pod failed: %s", meta["namespace"], meta["name"], exc)
                 self._ctx.events.record(
@@ -180,7 +180,7 @@ class JobController:
 
     def _delete(self, pod: Obj) -> None:
         try:
-            self._ctx.store.delete(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
+            self._ctx.object_store.delete(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
         except errors.ApiError:
             return
 
@@ -209,12 +209,12 @@ class TtlController:
 
     def sync(self, key: tuple[str, str, str]) -> None:
         namespace, name, uid = key
-        job = self._ctx.store.peek(JOBS, namespace, name)
+        job = self._ctx.object_store.peek(JOBS, namespace, name)
         if job is None or job["metadata"]["uid"] != uid or is_deleting(job):
             return
         # The real TTL controller deletes with Foreground propagation, so the Job's pods go before it does.
         try:
-            self._ctx.store.delete(
+            self._ctx.object_store.delete(
                 JOBS, namespace, name, propagation="Foreground", preconditions={"uid": uid}
             )
         except errors.ApiError:

@@ -22,8 +22,8 @@ from kubesim.controllers.objects import (
 )
 from kubesim.controllers.runtime import Context, TaskSet
 from kubesim.jsondata import clone
+from kubesim.object_store import Change, Obj
 from kubesim.resources import resource
-from kubesim.store import Change, Obj
 from kubesim.timeutil import now_rfc3339
 
 PODS = resource("", "pods")
@@ -107,8 +107,8 @@ class Kubelet:
         self._terminations.spawn(meta["uid"], coro, name=f"{meta['namespace']}/{meta['name']}")
 
     async def _terminate(self, namespace: str, name: str, uid: str) -> None:
-        store = self._ctx.store
-        pod = store.peek(PODS, namespace, name)
+        object_store = self._ctx.object_store
+        pod = object_store.peek(PODS, namespace, name)
         if pod is None or pod["metadata"]["uid"] != uid:
             return
         if not pod_terminal(pod):
@@ -122,9 +122,9 @@ class Kubelet:
                         field_path=f"spec.containers{{{status['name']}}}",
                     )
         await asyncio.sleep(self._ctx.settings.delays.pod_termination)
-        pod = store.peek(PODS, namespace, name)
+        pod = object_store.peek(PODS, namespace, name)
         if pod is not None and pod["metadata"]["uid"] == uid:
-            store.remove_now(PODS, pod)
+            object_store.remove_now(PODS, pod)
 
     def allocate_ip(self) -> str:
         n = self._ips
@@ -164,7 +164,7 @@ class _Life:
     # -- plumbing -------------------------------------------------------------------------------
 
     def pod(self) -> Obj:
-        pod = self.ctx.store.peek(PODS, self.namespace, self.name)
+        pod = self.ctx.object_store.peek(PODS, self.namespace, self.name)
         if pod is None or pod["metadata"]["uid"] != self.uid or is_deleting(pod):
             raise _Gone
         return pod
@@ -185,7 +185,7 @@ class _Life:
             conditions,
             key=lambda c: _CONDITION_ORDER.index(c["type"]) if c["type"] in _CONDITION_ORDER else 99,
         )
-        return self.ctx.store.write_internal(PODS, new)
+        return self.ctx.object_store.write_internal(PODS, new)
 
     def event(self, reason: str, message: str, *, field_path: str = "", warning: bool = False) -> None:
         self.ctx.events.record(
@@ -207,7 +207,7 @@ class _Life:
         if ref is not None:
             names.append(str(ref.get("name", "")))
             if ref.get("kind") == "ReplicaSet":
-                rs = self.ctx.store.peek(REPLICASETS, self.namespace, str(ref.get("name", "")))
+                rs = self.ctx.object_store.peek(REPLICASETS, self.namespace, str(ref.get("name", "")))
                 rs_ref = controller_ref(rs) if rs is not None else None
                 if rs_ref is not None:
                     names.append(str(rs_ref.get("name", "")))

@@ -16,8 +16,8 @@ from kubesim import errors
 from kubesim.controllers.objects import is_deleting, set_condition
 from kubesim.controllers.runtime import Context, WorkQueue
 from kubesim.jsondata import clone
+from kubesim.object_store import Change
 from kubesim.resources import resource
-from kubesim.store import Change
 
 NAMESPACES = resource("", "namespaces")
 SERVICE_ACCOUNTS = resource("", "serviceaccounts")
@@ -72,8 +72,8 @@ class NamespaceController:
             self.defaults.add(namespace)
 
     def ensure_defaults(self, namespace: str) -> None:
-        store = self._ctx.store
-        if store.namespace_phase(namespace) != "Active":
+        object_store = self._ctx.object_store
+        if object_store.namespace_phase(namespace) != "Active":
             return
         bodies: list[tuple[Any, dict[str, Any]]] = [
             (SERVICE_ACCOUNTS, {"metadata": {"name": "default"}}),
@@ -89,15 +89,15 @@ class NamespaceController:
             ),
         ]
         for rt, body in bodies:
-            if store.peek(rt, namespace, body["metadata"]["name"]) is None:
+            if object_store.peek(rt, namespace, body["metadata"]["name"]) is None:
                 try:
-                    store.create(rt, namespace, body)
+                    object_store.create(rt, namespace, body)
                 except errors.ApiError:
                     continue
 
     def sync(self, namespace: str) -> None:
-        store = self._ctx.store
-        ns = store.peek(NAMESPACES, "", namespace)
+        object_store = self._ctx.object_store
+        ns = object_store.peek(NAMESPACES, "", namespace)
         if ns is None or not is_deleting(ns):
             self._terminating.discard(namespace)
             return
@@ -105,7 +105,7 @@ class NamespaceController:
             if is_deleting(obj):
                 continue
             try:
-                store.delete(rt, namespace, obj["metadata"]["name"], propagation="Background")
+                object_store.delete(rt, namespace, obj["metadata"]["name"], propagation="Background")
             except errors.ApiError:
                 continue
         remaining = self._ctx.index.in_namespace(namespace)
@@ -119,18 +119,18 @@ class NamespaceController:
         if wait > 0:
             self.queue.add_after(namespace, wait)
             return
-        ns = store.peek(NAMESPACES, "", namespace)
+        ns = object_store.peek(NAMESPACES, "", namespace)
         if ns is None:
             return
         # The "kubernetes" finalizer lives in spec.finalizers; once it is cleared the namespace is gone.
         cleared = clone(ns)
         cleared["spec"]["finalizers"] = []
-        store.remove_now(NAMESPACES, store.write_internal(NAMESPACES, cleared))
+        object_store.remove_now(NAMESPACES, object_store.write_internal(NAMESPACES, cleared))
 
     def _write_conditions(self, namespace: str, remaining: list[tuple[Any, Any]]) -> None:
         """The conditions `kubectl describe namespace` shows while a namespace terminates."""
-        store = self._ctx.store
-        ns = store.peek(NAMESPACES, "", namespace)
+        object_store = self._ctx.object_store
+        ns = object_store.peek(NAMESPACES, "", namespace)
         if ns is None:
             return
         counts: Counter[str] = Counter()
@@ -197,4 +197,4 @@ class NamespaceController:
                 message="All content-preserving finalizers finished",
             )
         if new != ns:
-            store.write_internal(NAMESPACES, new)
+            object_store.write_internal(NAMESPACES, new)

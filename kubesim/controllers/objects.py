@@ -7,7 +7,7 @@ import json
 import math
 from typing import Any
 
-from kubesim.store import Obj
+from kubesim.object_store import Obj
 from kubesim.timeutil import now_rfc3339
 
 # The alphabet of generated names and pod-template-hash values: no vowels, no look-alikes.

@@ -15,9 +15,9 @@ from kubesim.controllers.objects import (
 )
 from kubesim.controllers.runtime import Context, WorkQueue, log
 from kubesim.jsondata import clone
+from kubesim.object_store import Change, Obj
 from kubesim.resources import resource
 from kubesim.selectors import match_label_selector_object
-from kubesim.store import Change, Obj
 
 PODS = resource("", "pods")
 REPLICASETS = resource("apps", "replicasets")
@@ -56,8 +56,8 @@ class ReplicaSetController:
 
     def sync(self, key: tuple[str, str]) -> None:
         namespace, name = key
-        store = self._ctx.store
-        rs = store.peek(REPLICASETS, namespace, name)
+        object_store = self._ctx.object_store
+        rs = object_store.peek(REPLICASETS, namespace, name)
         if rs is None or is_deleting(rs):
             return
         spec = rs.get("spec") or {}
@@ -67,7 +67,7 @@ class ReplicaSetController:
             self._create(rs, want - len(active))
         elif len(active) > want:
             self._delete(rs, active, len(active) - want)
-        rs = store.peek(REPLICASETS, namespace, name)
+        rs = object_store.peek(REPLICASETS, namespace, name)
         if rs is None:
             return
         self._write_status(rs)
@@ -78,7 +78,7 @@ class ReplicaSetController:
         for _ in range(count):
             body = pod_from_template(template, owner=rs, generate_name=f"{rs['metadata']['name']}-")
             try:
-                pod = self._ctx.store.create(PODS, ns, body)
+                pod = self._ctx.object_store.create(PODS, ns, body)
             except errors.ApiError as exc:
                 # A terminating namespace refuses new pods; the real controller records FailedCreate.
                 log.debug("replicaset %s/%s: creating a pod failed: %s", ns, rs["metadata"]["name"], exc)
@@ -109,7 +109,7 @@ class ReplicaSetController:
         for pod in ranked[:count]:
             meta = pod["metadata"]
             try:
-                self._ctx.store.delete(PODS, meta["namespace"], meta["name"])
+                self._ctx.object_store.delete(PODS, meta["namespace"], meta["name"])
             except errors.ApiError:
                 continue
             self._ctx.events.record(
@@ -141,4 +141,4 @@ class ReplicaSetController:
         if status != rs.get("status"):
             new = clone(rs)
             new["status"] = status
-            self._ctx.store.write_internal(REPLICASETS, new)
+            self._ctx.object_store.write_internal(REPLICASETS, new)

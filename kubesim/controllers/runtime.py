@@ -11,8 +11,8 @@ from typing import Any, Generic, TypeVar
 from kubesim.controllers.events import EventRecorder
 from kubesim.controllers.index import ObjectIndex
 from kubesim.faults import Faults
+from kubesim.object_store import ObjectStore
 from kubesim.settings import Settings
-from kubesim.store import Store
 
 log = logging.getLogger("kubesim.controllers")
 
@@ -122,9 +122,9 @@ class TaskSet:
 
 @dataclass
 class Context:
-    """What the controllers share: the store, settings, faults, the object index and the event recorder."""
+    """What the controllers share: the object store, settings, faults, object index and event recorder."""
 
-    store: Store
+    object_store: ObjectStore
     settings: Settings
     faults: Faults
     index: ObjectIndex

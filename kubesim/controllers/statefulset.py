@@ -16,8 +16,8 @@ from kubesim.controllers.objects import (
 from kubesim.controllers.replicaset import pod_from_template
 from kubesim.controllers.runtime import Context, WorkQueue, log
 from kubesim.jsondata import clone
+from kubesim.object_store import Change, Obj
 from kubesim.resources import resource
-from kubesim.store import Change, Obj
 
 STATEFULSETS = resource("apps", "statefulsets")
 REVISIONS = resource("apps", "controllerrevisions")
@@ -52,8 +52,8 @@ class StatefulSetController:
 
     def sync(self, key: tuple[str, str]) -> None:
         namespace, name = key
-        store = self._ctx.store
-        sts = store.peek(STATEFULSETS, namespace, name)
+        object_store = self._ctx.object_store
+        sts = object_store.peek(STATEFULSETS, namespace, name)
         if sts is None or is_deleting(sts):
             return
         spec = sts["spec"]
@@ -110,7 +110,7 @@ class StatefulSetController:
                 ):
                     self._delete_pod(sts, stale)
                     break
-        live = store.peek(STATEFULSETS, namespace, name)
+        live = object_store.peek(STATEFULSETS, namespace, name)
         if live is not None:
             self._write_status(live, update_revision)
 
@@ -120,7 +120,7 @@ class StatefulSetController:
         template = sts["spec"].get("template") or {}
         pod_hash = template_hash(template)
         name = f"{meta['name']}-{pod_hash}"
-        if self._ctx.store.peek(REVISIONS, meta["namespace"], name) is not None:
+        if self._ctx.object_store.peek(REVISIONS, meta["namespace"], name) is not None:
             return name
         number = 1 + max(
             (int(r.get("revision", 0)) for r in self._ctx.index.controlled(sts, "ControllerRevision")),
@@ -136,7 +136,7 @@ class StatefulSetController:
             "revision": number,
         }
         try:
-            self._ctx.store.create(REVISIONS, meta["namespace"], body)
+            self._ctx.object_store.create(REVISIONS, meta["namespace"], body)
         except errors.ApiError as exc:
             log.debug("statefulset %s/%s: creating revision failed: %s", meta["namespace"], meta["name"], exc)
             return None
@@ -172,7 +172,7 @@ class StatefulSetController:
             v for v in pod_spec.get("volumes") or [] if v.get("name") not in claimed
         ]
         try:
-            self._ctx.store.create(PODS, ns, body)
+            self._ctx.object_store.create(PODS, ns, body)
         except errors.ApiError as exc:
             self._event(
                 sts,
@@ -186,8 +186,8 @@ class StatefulSetController:
 
     def _ensure_claim(self, sts: Obj, claim: dict[str, Any], pvc_name: str, pod_name: str) -> bool:
         meta = sts["metadata"]
-        store = self._ctx.store
-        if store.peek(CLAIMS, meta["namespace"], pvc_name) is not None:
+        object_store = self._ctx.object_store
+        if object_store.peek(CLAIMS, meta["namespace"], pvc_name) is not None:
             return True
         cmeta = claim.get("metadata") or {}
         selector_labels = (sts["spec"].get("selector") or {}).get("matchLabels") or {}
@@ -202,7 +202,7 @@ class StatefulSetController:
             body["metadata"]["ownerReferences"] = [owner_reference(sts)]
         message = f"create Claim {pvc_name} Pod {pod_name} in StatefulSet {meta['name']}"
         try:
-            store.create(CLAIMS, meta["namespace"], body)
+            object_store.create(CLAIMS, meta["namespace"], body)
         except errors.ApiError as exc:
             self._event(sts, "FailedCreate", f"{message} failure: {exc.message}", warning=True)
             return False
@@ -212,7 +212,7 @@ class StatefulSetController:
     def _delete_pod(self, sts: Obj, pod: Obj) -> None:
         meta = pod["metadata"]
         try:
-            self._ctx.store.delete(PODS, meta["namespace"], meta["name"])
+            self._ctx.object_store.delete(PODS, meta["namespace"], meta["name"])
         except errors.ApiError:
             return
         self._event(
@@ -257,4 +257,4 @@ class StatefulSetController:
         if status != old:
             new = clone(sts)
             new["status"] = status
-            self._ctx.store.write_internal(STATEFULSETS, new)
+            self._ctx.object_store.write_internal(STATEFULSETS, new)

@@ -9,8 +9,8 @@ from kubesim import errors
 from kubesim.controllers.objects import is_deleting
 from kubesim.controllers.runtime import Context, TaskSet, WorkQueue
 from kubesim.jsondata import clone
+from kubesim.object_store import Change, Obj
 from kubesim.resources import resource
-from kubesim.store import Change, Obj
 
 CLAIMS = resource("", "persistentvolumeclaims")
 VOLUMES = resource("", "persistentvolumes")
@@ -51,9 +51,9 @@ class VolumeController:
     async def _bind_later(self, namespace: str, name: str, uid: str) -> None:
         delay = self._ctx.settings.delays.pvc_bind
         await asyncio.sleep(delay)
-        store = self._ctx.store
+        object_store = self._ctx.object_store
         while True:
-            claim = store.peek(CLAIMS, namespace, name)
+            claim = object_store.peek(CLAIMS, namespace, name)
             if claim is None or claim["metadata"]["uid"] != uid or is_deleting(claim):
                 return
             if not self._ctx.faults.active("pvc-pending", namespace, name):
@@ -72,7 +72,7 @@ class VolumeController:
             await asyncio.sleep(max(delay, _FAULT_POLL))
         volume_name = str(claim["spec"].get("volumeName") or f"pvc-{uid}")
         try:
-            volume = store.peek(VOLUMES, "", volume_name) or self._provision(claim, volume_name)
+            volume = object_store.peek(VOLUMES, "", volume_name) or self._provision(claim, volume_name)
         except errors.ApiError:
             return
         new = clone(claim)
@@ -94,7 +94,7 @@ class VolumeController:
             "accessModes": clone(volume["spec"].get("accessModes") or ["ReadWriteOnce"]),
             "capacity": clone(volume["spec"].get("capacity") or {}),
         }
-        store.write_internal(CLAIMS, new)
+        object_store.write_internal(CLAIMS, new)
 
     def _provision(self, claim: Obj, volume_name: str) -> Obj:
         meta = claim["metadata"]
@@ -126,13 +126,13 @@ class VolumeController:
                 "volumeMode": spec.get("volumeMode", "Filesystem"),
             },
         }
-        store = self._ctx.store
-        store.create(VOLUMES, "", body)
-        volume = store.peek(VOLUMES, "", volume_name)
+        object_store = self._ctx.object_store
+        object_store.create(VOLUMES, "", body)
+        volume = object_store.peek(VOLUMES, "", volume_name)
         assert volume is not None
         bound = clone(volume)
         bound["status"] = {"phase": "Bound"}
-        volume = store.write_internal(VOLUMES, bound)
+        volume = object_store.write_internal(VOLUMES, bound)
         self._ctx.events.record(
             claim,
             reason="ProvisioningSucceeded",
@@ -144,24 +144,24 @@ class VolumeController:
     def _release(self, key: tuple[str, str]) -> None:
         """Reclaim policy Delete: the claim's provisioned volume goes with it."""
         volume_name, uid = key
-        store = self._ctx.store
-        volume = store.peek(VOLUMES, "", volume_name)
+        object_store = self._ctx.object_store
+        volume = object_store.peek(VOLUMES, "", volume_name)
         if volume is None or (volume["spec"].get("claimRef") or {}).get("uid") != uid:
             return
         if volume["spec"].get("persistentVolumeReclaimPolicy", "Delete") != "Delete":
             return
         try:
-            store.delete(VOLUMES, "", volume_name)
+            object_store.delete(VOLUMES, "", volume_name)
         except errors.ApiError:
             return
-        live = store.peek(VOLUMES, "", volume_name)
+        live = object_store.peek(VOLUMES, "", volume_name)
         if live is not None:
             # The pv-protection finalizer is ours to drop once the claim is gone.
             new = clone(live)
             new["metadata"]["finalizers"] = [
                 f for f in new["metadata"].get("finalizers") or [] if f != "kubernetes.io/pv-protection"
             ]
-            store.write_internal(VOLUMES, new)
+            object_store.write_internal(VOLUMES, new)
 
 
 def _class_of(claim: Obj) -> str:

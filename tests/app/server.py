@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +14,10 @@ import aiohttp
 import uvicorn
 from websockets.asyncio.client import ClientConnection
 
-from storeplane.server import Component, Runtime, create_app
+from storeplane.server import create_app
 from storeplane.settings import Settings
+from storeplane.stores.progress import StatusOnlyTracker
+from storeplane.system import Cluster, ClusterParts, Core, System
 from tests.app.fake_provisioner import RecordingProvisioner
 
 ALICE_TOKEN = "alice-token-0123456789"
@@ -29,8 +31,9 @@ RECEIVE_TIMEOUT = 10.0
 class RunningServer:
     url: str
     ws_url: str
-    runtime: Runtime
+    system: System
     provisioner: RecordingProvisioner
+    """What the store service asked of provisioning (unused when the test gives a cluster of its own)."""
 
     async def graphql(
         self,
@@ -50,18 +53,18 @@ class RunningServer:
 
 @asynccontextmanager
 async def run_server(
-    settings: Settings, *, components: Sequence[Component] = (), web_dist: Path | None = None
+    settings: Settings, *, cluster: Cluster | None = None, web_dist: Path | None = None
 ) -> AsyncIterator[RunningServer]:
+    """The server with `cluster` as its cluster side, by default one that records provisioning requests."""
     provisioner = RecordingProvisioner()
 
     @asynccontextmanager
-    async def provide_provisioner(runtime: Runtime) -> AsyncIterator[None]:
-        runtime.provisioner = provisioner
-        yield
+    async def recording_cluster(core: Core) -> AsyncIterator[ClusterParts]:
+        yield ClusterParts(provisioner=provisioner, tracker=StatusOnlyTracker())
 
     app = create_app(
         settings,
-        components=[provide_provisioner, *components],
+        cluster=cluster or recording_cluster,
         **({} if web_dist is None else {"web_dist": web_dist}),
     )
     config = uvicorn.Config(
@@ -86,7 +89,8 @@ async def run_server(
         yield RunningServer(
             url=f"http://127.0.0.1:{port}",
             ws_url=f"ws://127.0.0.1:{port}/graphql",
-            runtime=app.state.runtime,
+            # The lifespan's state, which Starlette hands every request as `request.state`.
+            system=server.lifespan.state["system"],
             provisioner=provisioner,
         )
     finally:

@@ -16,7 +16,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from kubesim.client import ControlClient
 from kubesim.process import KubesimProcess
-from storeplane.cluster import cluster_component
+from storeplane.cluster import kube_cluster
 from storeplane.observing.observer import Observer
 from storeplane.settings import Settings
 from tests.app.e2e import (
@@ -69,7 +69,7 @@ def settings_for(tmp_path: Path, kubesim: KubesimProcess, **overrides: Any) -> S
 @asynccontextmanager
 async def control_plane(settings: Settings) -> AsyncIterator[tuple[RunningServer, Api]]:
     async with (
-        run_server(settings, components=[cluster_component]) as server,
+        run_server(settings, cluster=kube_cluster()) as server,
         aiohttp.ClientSession() as http,
     ):
         api = Api(http, server.url, ALICE_TOKEN)
@@ -78,7 +78,7 @@ async def control_plane(settings: Settings) -> AsyncIterator[tuple[RunningServer
 
 
 def observer_of(server: RunningServer) -> Observer:
-    observer = server.runtime.tracker
+    observer = server.system.cluster.tracker
     assert isinstance(observer, Observer)
     return observer
 
@@ -87,7 +87,7 @@ async def changes_subscribed(server: RunningServer, count: int) -> None:
     """storeChanged has no acknowledgement: wait until the server's bus holds the subscription."""
 
     async def probe() -> bool:
-        return server.runtime.changes.subscriber_count >= count
+        return server.system.core.changes.subscriber_count >= count
 
     await eventually(probe, timeout=10, what="the storeChanged subscription to register")
 

@@ -13,8 +13,10 @@ import aiohttp
 
 from kubesim.process import KubesimProcess
 from storeplane.cli import main
-from storeplane.server import Runtime
+from storeplane.provisioning.protocol import NoProvisioner
 from storeplane.settings import Settings, parse_api_tokens
+from storeplane.stores.progress import StatusOnlyTracker
+from storeplane.system import ClusterParts, Core
 from tests.app.server import API_TOKENS, run_server
 from tests.helpers import REPO, eventually
 
@@ -31,37 +33,39 @@ async def test_healthz_and_readyz_report_the_process_and_the_database(tmp_path: 
             )
 
 
-async def test_components_start_in_order_stop_in_reverse_and_add_readiness_checks(tmp_path: Path) -> None:
+async def test_the_cluster_side_runs_inside_the_writer_and_adds_readiness_checks(tmp_path: Path) -> None:
     calls: list[str] = []
 
-    def component(name: str, *, ready: bool = True) -> object:
-        @asynccontextmanager
-        async def run(runtime: Runtime) -> AsyncIterator[None]:
-            calls.append(f"start {name}")
+    @asynccontextmanager
+    async def cluster(core: Core) -> AsyncIterator[ClusterParts]:
+        calls.append(f"start cluster (writer running: {core.writer.running})")
 
-            async def check() -> str | None:
-                return None if ready else f"{name} unreachable"
+        async def watchers() -> str | None:
+            return None
 
-            runtime.readiness_checks[name] = check
-            try:
-                yield
-            finally:
-                calls.append(f"stop {name}")
+        async def api_server() -> str | None:
+            return "cluster unreachable"
 
-        return run
+        try:
+            yield ClusterParts(
+                provisioner=NoProvisioner(),
+                tracker=StatusOnlyTracker(),
+                readiness_checks={"watchers": watchers, "cluster": api_server},
+            )
+        finally:
+            calls.append(f"stop cluster (writer running: {core.writer.running})")
 
     settings = Settings(data_dir=tmp_path / "data", api_tokens=parse_api_tokens(API_TOKENS))
-    components = [component("watchers"), component("cluster", ready=False)]
-    async with run_server(settings, components=components) as server, aiohttp.ClientSession() as http:  # type: ignore[arg-type]
-        assert calls == ["start watchers", "start cluster"]
+    async with run_server(settings, cluster=cluster) as server, aiohttp.ClientSession() as http:
+        assert calls == ["start cluster (writer running: True)"]
         async with http.get(f"{server.url}/readyz") as response:
             assert response.status == 503
             assert await response.json() == {
                 "status": "not ready",
                 "checks": {"database": "ok", "watchers": "ok", "cluster": "cluster unreachable"},
             }
-    assert calls == ["start watchers", "start cluster", "stop cluster", "stop watchers"]
-    assert server.runtime.writer.running is False
+    assert calls == ["start cluster (writer running: True)", "stop cluster (writer running: True)"]
+    assert server.system.core.writer.running is False
 
 
 def test_export_schema_writes_the_sdl(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The simulated controllers, driven in-process through the store (no HTTP server involved)."""
+"""The simulated controllers, driven in-process through the object store (no HTTP server involved)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import pytest
 
 from kubesim.controllers import Controllers
 from kubesim.faults import Faults, Rule
+from kubesim.object_store import Change, Obj, ObjectStore
 from kubesim.resources import ResourceType, resource
 from kubesim.settings import Delays, Settings
-from kubesim.store import Change, Obj, Store
 
 NAMESPACES = resource("", "namespaces")
 NODES = resource("", "nodes")
@@ -54,27 +54,27 @@ NAME_CHARS = "[bcdfghjklmnpqrstvwxz2456789]"
 
 @dataclass
 class Cluster:
-    store: Store
+    object_store: ObjectStore
     faults: Faults
     controllers: Controllers
 
     def namespace(self, name: str) -> str:
-        self.store.create(NAMESPACES, "", {"metadata": {"name": name}})
+        self.object_store.create(NAMESPACES, "", {"metadata": {"name": name}})
         return name
 
     def events(self, namespace: str, *, name: str | None = None, reason: str | None = None) -> list[Obj]:
         return [
             e
-            for e in self.store.items(EVENTS, namespace)
+            for e in self.object_store.items(EVENTS, namespace)
             if (name is None or e["involvedObject"]["name"] == name)
             and (reason is None or e["reason"] == reason)
         ]
 
     def pods(self, namespace: str) -> list[Obj]:
-        return sorted(self.store.items(PODS, namespace), key=lambda p: str(p["metadata"]["name"]))
+        return sorted(self.object_store.items(PODS, namespace), key=lambda p: str(p["metadata"]["name"]))
 
     def live(self, rt: ResourceType, namespace: str, name: str) -> Obj:
-        obj = self.store.peek(rt, namespace, name)
+        obj = self.object_store.peek(rt, namespace, name)
         assert obj is not None, f"{rt.plural} {namespace}/{name} is missing"
         return obj
 
@@ -85,7 +85,7 @@ class Cluster:
         found: list[Obj] = []
 
         def check() -> bool:
-            obj = self.store.peek(rt, namespace, name)
+            obj = self.object_store.peek(rt, namespace, name)
             if obj is not None and ready(obj):
                 found.append(obj)
                 return True
@@ -98,12 +98,12 @@ class Cluster:
 @pytest.fixture
 async def cluster() -> AsyncIterator[Cluster]:
     settings = Settings(delays=FAST)
-    store = Store(settings)
+    object_store = ObjectStore(settings)
     faults = Faults()
-    controllers = Controllers(store, settings, faults)
+    controllers = Controllers(object_store, settings, faults)
     await controllers.start()
     try:
-        yield Cluster(store=store, faults=faults, controllers=controllers)
+        yield Cluster(object_store=object_store, faults=faults, controllers=controllers)
     finally:
         await controllers.stop()
 
@@ -176,17 +176,19 @@ def pod(name: str, image: str = "nginx:1.27", **spec: Any) -> Obj:
     return {"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": image}], **spec}}
 
 
-def replace(store: Store, rt: ResourceType, namespace: str, name: str, change: Callable[[Obj], None]) -> Obj:
+def replace(
+    object_store: ObjectStore, rt: ResourceType, namespace: str, name: str, change: Callable[[Obj], None]
+) -> Obj:
     """A client's read-modify-write (PUT) of an object."""
-    body = copy.deepcopy(store.peek(rt, namespace, name))
+    body = copy.deepcopy(object_store.peek(rt, namespace, name))
     assert body is not None
     change(body)
-    return store.replace(rt, namespace, name, body)
+    return object_store.replace(rt, namespace, name, body)
 
 
-def record_changes(store: Store) -> list[Change]:
+def record_changes(object_store: ObjectStore) -> list[Change]:
     changes: list[Change] = []
-    store.add_listener(changes.append)
+    object_store.add_listener(changes.append)
     return changes
 
 
@@ -201,26 +203,26 @@ def first_status(pod_obj: Obj) -> dict[str, Any]:
 async def test_a_fresh_cluster_has_system_namespaces_a_ready_node_and_default_classes(
     cluster: Cluster,
 ) -> None:
-    store = cluster.store
-    names = {n["metadata"]["name"] for n in store.items(NAMESPACES)}
+    object_store = cluster.object_store
+    names = {n["metadata"]["name"] for n in object_store.items(NAMESPACES)}
     assert {"default", "kube-system", "kube-public", "kube-node-lease"} <= names
-    assert all(n["status"]["phase"] == "Active" for n in store.items(NAMESPACES))
+    assert all(n["status"]["phase"] == "Active" for n in object_store.items(NAMESPACES))
     node = cluster.live(NODES, "", "kubesim-node")
     assert condition(node, "Ready")["status"] == "True"
     assert node["status"]["allocatable"]["pods"] == "110"
     storage_class = cluster.live(STORAGE_CLASSES, "", "standard")
     assert storage_class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert storage_class["provisioner"] == "kubesim.io/local"
-    assert store.peek(INGRESS_CLASSES, "", "nginx") is not None
+    assert object_store.peek(INGRESS_CLASSES, "", "nginx") is not None
 
 
 async def test_every_namespace_gets_a_default_service_account_and_the_root_ca(cluster: Cluster) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     for ns in ("default", "kube-system", cluster.namespace("shop")):
         await cluster.wait_for(SERVICE_ACCOUNTS, ns, "default", lambda sa: True)
         root_ca = await cluster.wait_for(CONFIG_MAPS, ns, "kube-root-ca.crt", lambda cm: True)
         assert root_ca["data"]["ca.crt"].startswith("-----BEGIN CERTIFICATE-----")
-    store.delete(SERVICE_ACCOUNTS, "shop", "default")
+    object_store.delete(SERVICE_ACCOUNTS, "shop", "default")
     await cluster.wait_for(SERVICE_ACCOUNTS, "shop", "default", lambda sa: True, what="the SA recreated")
 
 
@@ -228,10 +230,10 @@ async def test_every_namespace_gets_a_default_service_account_and_the_root_ca(cl
 
 
 async def test_a_pod_is_scheduled_pulled_and_started_with_the_kubelet_events(cluster: Cluster) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("pods")
     init = {"name": "init", "image": "busybox:1.36"}
-    store.create(PODS, ns, pod("db", "mariadb:11.4", initContainers=[init]))
+    object_store.create(PODS, ns, pod("db", "mariadb:11.4", initContainers=[init]))
     ready = await cluster.wait_for(PODS, ns, "db", is_true("Ready"))
     status = ready["status"]
     assert ready["spec"]["nodeName"] == "kubesim-node"
@@ -276,15 +278,15 @@ async def test_a_pod_is_scheduled_pulled_and_started_with_the_kubelet_events(clu
     assert messages("Started", "spec.initContainers{init}") == ["Started container init"]
     assert all(e["source"]["component"] == "kubelet" for e in cluster.events(ns, reason="Started"))
 
-    store.delete(PODS, ns, "db")
-    assert store.peek(PODS, ns, "db") is not None, "a scheduled pod terminates gracefully"
-    await eventually(lambda: store.peek(PODS, ns, "db") is None, what="the kubelet to remove the pod")
+    object_store.delete(PODS, ns, "db")
+    assert object_store.peek(PODS, ns, "db") is not None, "a scheduled pod terminates gracefully"
+    await eventually(lambda: object_store.peek(PODS, ns, "db") is None, what="the kubelet to remove the pod")
     assert messages("Killing") == ["Stopping container c"]
 
 
 async def test_a_bare_pod_that_never_restarts_runs_to_completion(cluster: Cluster) -> None:
     ns = cluster.namespace("once")
-    cluster.store.create(PODS, ns, pod("test", restartPolicy="Never"))
+    cluster.object_store.create(PODS, ns, pod("test", restartPolicy="Never"))
     done = await cluster.wait_for(PODS, ns, "test", status_is(phase="Succeeded"))
     assert first_status(done)["state"]["terminated"]["reason"] == "Completed"
     ready = condition(done, "Ready")
@@ -294,7 +296,7 @@ async def test_a_bare_pod_that_never_restarts_runs_to_completion(cluster: Cluste
 async def test_never_ready_fault_keeps_the_pod_running_but_unready(cluster: Cluster) -> None:
     ns = cluster.namespace("stuck")
     cluster.faults.add(Rule(action="never-ready", namespace=ns, name="web"))
-    cluster.store.create(DEPLOYMENTS, ns, deployment("web"))
+    cluster.object_store.create(DEPLOYMENTS, ns, deployment("web"))
     await eventually(lambda: cluster.events(ns, reason="Unhealthy"), what="an Unhealthy event")
     await asyncio.sleep(0.1)
     [running] = cluster.pods(ns)
@@ -312,7 +314,7 @@ async def test_never_ready_fault_keeps_the_pod_running_but_unready(cluster: Clus
 async def test_crash_loop_fault_restarts_the_container_with_backoff_events(cluster: Cluster) -> None:
     ns = cluster.namespace("crashy")
     cluster.faults.add(Rule(action="crash-loop", namespace=ns, name="web"))
-    cluster.store.create(DEPLOYMENTS, ns, deployment("web"))
+    cluster.object_store.create(DEPLOYMENTS, ns, deployment("web"))
     await eventually(
         lambda: any(first_status(p).get("restartCount", 0) >= 2 for p in cluster.pods(ns)),
         what="two restarts",
@@ -341,7 +343,7 @@ async def test_crash_loop_fault_restarts_the_container_with_backoff_events(clust
 async def test_image_pull_error_leaves_the_pod_pending_with_err_image_pull(cluster: Cluster) -> None:
     ns = cluster.namespace("pull")
     cluster.faults.add(Rule(action="image-pull-error", namespace=ns))
-    cluster.store.create(PODS, ns, pod("p", "nope:1"))
+    cluster.object_store.create(PODS, ns, pod("p", "nope:1"))
 
     def waiting(reason: str) -> Callable[[Obj], bool]:
         return lambda p: first_status(p).get("state", {}).get("waiting", {}).get("reason") == reason
@@ -359,9 +361,9 @@ async def test_image_pull_error_leaves_the_pod_pending_with_err_image_pull(clust
 
 
 async def test_deployment_becomes_available_with_the_status_helm_and_kstatus_read(cluster: Cluster) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("web")
-    store.create(DEPLOYMENTS, ns, deployment("web", replicas=2))
+    object_store.create(DEPLOYMENTS, ns, deployment("web", replicas=2))
     web = await cluster.wait_for(
         DEPLOYMENTS,
         ns,
@@ -378,7 +380,7 @@ async def test_deployment_becomes_available_with_the_status_helm_and_kstatus_rea
     assert condition(web, "Progressing")["status"] == "True"
     assert web["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
 
-    [rs] = store.items(REPLICASETS, ns)
+    [rs] = object_store.items(REPLICASETS, ns)
     pod_hash = rs["metadata"]["labels"]["pod-template-hash"]
     assert re.fullmatch(f"{NAME_CHARS}{{10}}", pod_hash)
     assert rs["metadata"]["name"] == f"web-{pod_hash}"
@@ -427,16 +429,16 @@ async def test_deployment_becomes_available_with_the_status_helm_and_kstatus_rea
 async def test_a_template_change_rolls_to_a_new_replicaset_and_scales_the_old_one_to_zero(
     cluster: Cluster,
 ) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("roll")
-    store.create(DEPLOYMENTS, ns, deployment("web", replicas=2))
+    object_store.create(DEPLOYMENTS, ns, deployment("web", replicas=2))
     await cluster.wait_for(DEPLOYMENTS, ns, "web", is_true("Available"))
-    [old_rs] = store.items(REPLICASETS, ns)
+    [old_rs] = object_store.items(REPLICASETS, ns)
 
     def new_image(body: Obj) -> None:
         body["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
 
-    replace(store, DEPLOYMENTS, ns, "web", new_image)
+    replace(object_store, DEPLOYMENTS, ns, "web", new_image)
 
     def rolled_out(d: Obj) -> bool:
         live_pods = [p for p in cluster.pods(ns) if not p["metadata"].get("deletionTimestamp")]
@@ -451,7 +453,7 @@ async def test_a_template_change_rolls_to_a_new_replicaset_and_scales_the_old_on
     assert web["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
     assert cluster.live(REPLICASETS, ns, old_rs["metadata"]["name"])["spec"]["replicas"] == 0
     [new_rs] = [
-        rs for rs in store.items(REPLICASETS, ns) if rs["metadata"]["uid"] != old_rs["metadata"]["uid"]
+        rs for rs in object_store.items(REPLICASETS, ns) if rs["metadata"]["uid"] != old_rs["metadata"]["uid"]
     ]
     assert new_rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "2"
     assert new_rs["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
@@ -461,21 +463,21 @@ async def test_a_template_change_rolls_to_a_new_replicaset_and_scales_the_old_on
 
 
 async def test_scaling_and_deleting_pods_keep_the_replica_count(cluster: Cluster) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("scale")
-    store.create(DEPLOYMENTS, ns, deployment("web", replicas=1))
+    object_store.create(DEPLOYMENTS, ns, deployment("web", replicas=1))
     await cluster.wait_for(DEPLOYMENTS, ns, "web", status_is(readyReplicas=1))
-    replace(store, DEPLOYMENTS, ns, "web", lambda body: body["spec"].update(replicas=3))
+    replace(object_store, DEPLOYMENTS, ns, "web", lambda body: body["spec"].update(replicas=3))
     await cluster.wait_for(DEPLOYMENTS, ns, "web", status_is(readyReplicas=3))
     victim = cluster.pods(ns)[0]["metadata"]["name"]
-    store.delete(PODS, ns, victim)
+    object_store.delete(PODS, ns, victim)
 
     def replaced() -> bool:
         live_pods = [p for p in cluster.pods(ns) if not p["metadata"].get("deletionTimestamp")]
         return len(live_pods) == 3 and victim not in {p["metadata"]["name"] for p in live_pods}
 
     await eventually(replaced, what="the deleted pod to be replaced")
-    replace(store, DEPLOYMENTS, ns, "web", lambda body: body["spec"].update(replicas=1))
+    replace(object_store, DEPLOYMENTS, ns, "web", lambda body: body["spec"].update(replicas=1))
     await eventually(lambda: len(cluster.pods(ns)) == 1, what="scale down to one pod")
     await cluster.wait_for(DEPLOYMENTS, ns, "web", status_is(replicas=1, readyReplicas=1))
 
@@ -483,7 +485,7 @@ async def test_scaling_and_deleting_pods_keep_the_replica_count(cluster: Cluster
 async def test_a_deployment_without_progress_exceeds_its_deadline(cluster: Cluster) -> None:
     ns = cluster.namespace("deadline")
     cluster.faults.add(Rule(action="never-ready", namespace=ns))
-    cluster.store.create(DEPLOYMENTS, ns, deployment("web", progressDeadlineSeconds=1))
+    cluster.object_store.create(DEPLOYMENTS, ns, deployment("web", progressDeadlineSeconds=1))
     web = await cluster.wait_for(
         DEPLOYMENTS,
         ns,
@@ -501,7 +503,7 @@ async def test_a_deployment_without_progress_exceeds_its_deadline(cluster: Clust
 async def test_statefulset_starts_pods_in_order_with_bound_claims_and_equal_revisions(
     cluster: Cluster,
 ) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("db")
     ready_when_created: dict[str, list[bool]] = {}
 
@@ -511,8 +513,8 @@ async def test_statefulset_starts_pods_in_order_with_bound_claims_and_equal_revi
                 condition(p, "Ready").get("status") == "True" for p in cluster.pods(ns)
             ]
 
-    store.add_listener(watch_creations)
-    store.create(STATEFULSETS, ns, statefulset("db", replicas=3))
+    object_store.add_listener(watch_creations)
+    object_store.create(STATEFULSETS, ns, statefulset("db", replicas=3))
     sts = await cluster.wait_for(STATEFULSETS, ns, "db", status_is(readyReplicas=3))
     # OrderedReady: each pod is created only once every lower ordinal is Ready.
     assert ready_when_created == {"db-0": [False], "db-1": [True, False], "db-2": [True, True, False]}
@@ -552,16 +554,16 @@ async def test_statefulset_starts_pods_in_order_with_bound_claims_and_equal_revi
 
 
 async def test_a_statefulset_template_change_rolls_pods_in_reverse_order(cluster: Cluster) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("sts-roll")
-    store.create(STATEFULSETS, ns, statefulset("db", replicas=2, podManagementPolicy="Parallel"))
+    object_store.create(STATEFULSETS, ns, statefulset("db", replicas=2, podManagementPolicy="Parallel"))
     first = await cluster.wait_for(STATEFULSETS, ns, "db", status_is(readyReplicas=2))
-    changes = record_changes(store)
+    changes = record_changes(object_store)
 
     def new_image(body: Obj) -> None:
         body["spec"]["template"]["spec"]["containers"][0]["image"] = "mariadb:11.8"
 
-    replace(store, STATEFULSETS, ns, "db", new_image)
+    replace(object_store, STATEFULSETS, ns, "db", new_image)
 
     def rolled(s: Obj) -> bool:
         st: dict[str, Any] = s["status"]
@@ -584,7 +586,7 @@ async def test_a_statefulset_template_change_rolls_pods_in_reverse_order(cluster
 
 async def test_a_job_completes_with_success_criteria_met_then_complete(cluster: Cluster) -> None:
     ns = cluster.namespace("jobs")
-    cluster.store.create(JOBS, ns, job("setup"))
+    cluster.object_store.create(JOBS, ns, job("setup"))
     done = await cluster.wait_for(JOBS, ns, "setup", is_true("Complete"))
     status = done["status"]
     assert [c["type"] for c in status["conditions"]] == ["SuccessCriteriaMet", "Complete"]
@@ -605,23 +607,23 @@ async def test_a_job_completes_with_success_criteria_met_then_complete(cluster: 
 
 
 async def test_a_finished_job_is_deleted_after_its_ttl(cluster: Cluster) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("ttl")
-    store.create(JOBS, ns, job("once", ttlSecondsAfterFinished=1))
+    object_store.create(JOBS, ns, job("once", ttlSecondsAfterFinished=1))
     await cluster.wait_for(JOBS, ns, "once", is_true("Complete"))
     finished = time.monotonic()
     await asyncio.sleep(0.5)
-    assert store.peek(JOBS, ns, "once") is not None, "kept until its TTL runs out"
-    await eventually(lambda: store.peek(JOBS, ns, "once") is None, what="TTL deletion")
+    assert object_store.peek(JOBS, ns, "once") is not None, "kept until its TTL runs out"
+    await eventually(lambda: object_store.peek(JOBS, ns, "once") is None, what="TTL deletion")
     assert time.monotonic() - finished >= 0.9
     await eventually(lambda: not cluster.pods(ns), what="the Job's pods to go with it")
 
 
 async def test_a_zero_ttl_deletes_the_job_as_soon_as_it_finishes(cluster: Cluster) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("ttl0")
-    changes = record_changes(store)
-    store.create(JOBS, ns, job("now", ttlSecondsAfterFinished=0))
+    changes = record_changes(object_store)
+    object_store.create(JOBS, ns, job("now", ttlSecondsAfterFinished=0))
     await eventually(lambda: any(c.rt is JOBS and c.type == "DELETED" for c in changes), what="deletion")
     assert any(c.rt is JOBS and is_true("Complete")(c.obj) for c in changes)
 
@@ -629,7 +631,7 @@ async def test_a_zero_ttl_deletes_the_job_as_soon_as_it_finishes(cluster: Cluste
 async def test_fail_job_fault_retries_up_to_the_backoff_limit_then_fails(cluster: Cluster) -> None:
     ns = cluster.namespace("failing")
     cluster.faults.add(Rule(action="fail-job", namespace=ns, name="migrate"))
-    cluster.store.create(JOBS, ns, job("migrate", backoffLimit=2))
+    cluster.object_store.create(JOBS, ns, job("migrate", backoffLimit=2))
     failed = await cluster.wait_for(JOBS, ns, "migrate", is_true("Failed"))
     status = failed["status"]
     # helm's legacy waiter reports a Job failed once status.failed > spec.backoffLimit.
@@ -658,7 +660,7 @@ def claim_body(name: str) -> Obj:
 async def test_pvc_pending_fault_keeps_the_claim_pending_with_one_warning(cluster: Cluster) -> None:
     ns = cluster.namespace("vols")
     cluster.faults.add(Rule(action="pvc-pending", namespace=ns, name="data"))
-    cluster.store.create(CLAIMS, ns, claim_body("data"))
+    cluster.object_store.create(CLAIMS, ns, claim_body("data"))
     await eventually(lambda: cluster.events(ns, name="data", reason="ProvisioningFailed"), what="a warning")
     await asyncio.sleep(0.2)
     assert cluster.live(CLAIMS, ns, "data")["status"]["phase"] == "Pending"
@@ -671,40 +673,42 @@ async def test_pvc_pending_fault_keeps_the_claim_pending_with_one_warning(cluste
 
 
 async def test_deleting_a_claim_deletes_its_provisioned_volume(cluster: Cluster) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("reclaim")
-    store.create(CLAIMS, ns, claim_body("data"))
+    object_store.create(CLAIMS, ns, claim_body("data"))
     bound = await cluster.wait_for(CLAIMS, ns, "data", status_is(phase="Bound"))
     volume_name = bound["spec"]["volumeName"]
-    assert store.peek(VOLUMES, "", volume_name) is not None
-    store.delete(CLAIMS, ns, "data")
-    await eventually(lambda: store.peek(VOLUMES, "", volume_name) is None, what="the volume to be reclaimed")
+    assert object_store.peek(VOLUMES, "", volume_name) is not None
+    object_store.delete(CLAIMS, ns, "data")
+    await eventually(
+        lambda: object_store.peek(VOLUMES, "", volume_name) is None, what="the volume to be reclaimed"
+    )
 
 
 # -- namespaces --------------------------------------------------------------------------------------
 
 
 async def test_deleting_a_namespace_empties_it_then_removes_it(cluster: Cluster) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("doomed")
-    store.create(DEPLOYMENTS, ns, deployment("web", replicas=2))
-    store.create(STATEFULSETS, ns, statefulset("db", replicas=1))
-    store.create(CONFIG_MAPS, ns, {"metadata": {"name": "settings"}, "data": {"a": "b"}})
+    object_store.create(DEPLOYMENTS, ns, deployment("web", replicas=2))
+    object_store.create(STATEFULSETS, ns, statefulset("db", replicas=1))
+    object_store.create(CONFIG_MAPS, ns, {"metadata": {"name": "settings"}, "data": {"a": "b"}})
     await cluster.wait_for(DEPLOYMENTS, ns, "web", status_is(readyReplicas=2))
-    store.delete(NAMESPACES, "", ns)
-    assert store.namespace_phase(ns) == "Terminating"
-    await eventually(lambda: store.peek(NAMESPACES, "", ns) is None, what="the namespace to go")
+    object_store.delete(NAMESPACES, "", ns)
+    assert object_store.namespace_phase(ns) == "Terminating"
+    await eventually(lambda: object_store.peek(NAMESPACES, "", ns) is None, what="the namespace to go")
     for rt in (PODS, DEPLOYMENTS, REPLICASETS, STATEFULSETS, CLAIMS, CONFIG_MAPS, EVENTS, SERVICE_ACCOUNTS):
-        assert not store.items(rt, ns), rt.plural
-    await eventually(lambda: not store.items(VOLUMES), what="the claims' volumes to be reclaimed")
+        assert not object_store.items(rt, ns), rt.plural
+    await eventually(lambda: not object_store.items(VOLUMES), what="the claims' volumes to be reclaimed")
 
 
 async def test_an_object_with_a_finalizer_keeps_its_namespace_terminating(cluster: Cluster) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("held")
-    store.create(CONFIG_MAPS, ns, {"metadata": {"name": "keep", "finalizers": ["example.com/keep"]}})
-    store.create(CONFIG_MAPS, ns, {"metadata": {"name": "free"}})
-    store.delete(NAMESPACES, "", ns)
+    object_store.create(CONFIG_MAPS, ns, {"metadata": {"name": "keep", "finalizers": ["example.com/keep"]}})
+    object_store.create(CONFIG_MAPS, ns, {"metadata": {"name": "free"}})
+    object_store.delete(NAMESPACES, "", ns)
     await eventually(
         lambda: (
             [(k, o["metadata"]["name"]) for k, o in cluster.controllers.index.in_namespace(ns)]
@@ -721,36 +725,36 @@ async def test_an_object_with_a_finalizer_keeps_its_namespace_terminating(cluste
     kept = copy.deepcopy(cluster.live(CONFIG_MAPS, ns, "keep"))
     assert kept["metadata"]["deletionTimestamp"]
     kept["metadata"]["finalizers"] = []
-    store.replace(CONFIG_MAPS, ns, "keep", kept)
-    await eventually(lambda: store.peek(NAMESPACES, "", ns) is None, what="the namespace to go")
+    object_store.replace(CONFIG_MAPS, ns, "keep", kept)
+    await eventually(lambda: object_store.peek(NAMESPACES, "", ns) is None, what="the namespace to go")
 
 
 # -- garbage collection ------------------------------------------------------------------------------
 
 
 async def test_background_deletion_removes_replicasets_and_pods(cluster: Cluster) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("gc-bg")
-    store.create(DEPLOYMENTS, ns, deployment("web", replicas=2))
+    object_store.create(DEPLOYMENTS, ns, deployment("web", replicas=2))
     await eventually(lambda: len(cluster.pods(ns)) == 2)
-    _, gone = store.delete(DEPLOYMENTS, ns, "web", propagation="Background")
+    _, gone = object_store.delete(DEPLOYMENTS, ns, "web", propagation="Background")
     assert gone
     await eventually(
-        lambda: not store.items(REPLICASETS, ns) and not cluster.pods(ns), what="dependents to go"
+        lambda: not object_store.items(REPLICASETS, ns) and not cluster.pods(ns), what="dependents to go"
     )
 
 
 async def test_foreground_deletion_keeps_the_owner_until_its_dependents_are_gone(cluster: Cluster) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("gc-fg")
-    store.create(DEPLOYMENTS, ns, deployment("web", replicas=2))
+    object_store.create(DEPLOYMENTS, ns, deployment("web", replicas=2))
     await cluster.wait_for(DEPLOYMENTS, ns, "web", status_is(readyReplicas=2))
-    [rs] = store.items(REPLICASETS, ns)
-    changes = record_changes(store)
-    owner, gone = store.delete(DEPLOYMENTS, ns, "web", propagation="Foreground")
+    [rs] = object_store.items(REPLICASETS, ns)
+    changes = record_changes(object_store)
+    owner, gone = object_store.delete(DEPLOYMENTS, ns, "web", propagation="Foreground")
     assert not gone
     assert owner["metadata"]["finalizers"] == ["foregroundDeletion"]
-    await eventually(lambda: store.peek(DEPLOYMENTS, ns, "web") is None, what="the owner to go")
+    await eventually(lambda: object_store.peek(DEPLOYMENTS, ns, "web") is None, what="the owner to go")
     removed = [(c.rt.kind, c.obj["metadata"]["name"]) for c in changes if c.type == "DELETED"]
     kinds = [kind for kind, _ in removed]
     assert kinds.count("Pod") == 2
@@ -759,28 +763,30 @@ async def test_foreground_deletion_keeps_the_owner_until_its_dependents_are_gone
 
 
 async def test_orphan_deletion_strips_the_owner_reference_from_dependents(cluster: Cluster) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("gc-orphan")
-    store.create(DEPLOYMENTS, ns, deployment("web", replicas=1))
-    await eventually(lambda: len(cluster.pods(ns)) == 1 and store.items(REPLICASETS, ns))
-    store.delete(DEPLOYMENTS, ns, "web", propagation="Orphan")
-    await eventually(lambda: store.peek(DEPLOYMENTS, ns, "web") is None, what="the owner to go")
-    [rs] = store.items(REPLICASETS, ns)
+    object_store.create(DEPLOYMENTS, ns, deployment("web", replicas=1))
+    await eventually(lambda: len(cluster.pods(ns)) == 1 and object_store.items(REPLICASETS, ns))
+    object_store.delete(DEPLOYMENTS, ns, "web", propagation="Orphan")
+    await eventually(lambda: object_store.peek(DEPLOYMENTS, ns, "web") is None, what="the owner to go")
+    [rs] = object_store.items(REPLICASETS, ns)
     assert "ownerReferences" not in rs["metadata"]
     await asyncio.sleep(0.05)
     assert len(cluster.pods(ns)) == 1, "the orphaned ReplicaSet keeps its pod"
 
 
 async def test_a_dependent_with_another_live_owner_only_loses_the_reference(cluster: Cluster) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("gc-owners")
-    owners = [store.create(CONFIG_MAPS, ns, {"metadata": {"name": name}}) for name in ("first", "second")]
+    owners = [
+        object_store.create(CONFIG_MAPS, ns, {"metadata": {"name": name}}) for name in ("first", "second")
+    ]
     refs = [
         {"apiVersion": "v1", "kind": "ConfigMap", "name": o["metadata"]["name"], "uid": o["metadata"]["uid"]}
         for o in owners
     ]
-    store.create(SECRETS, ns, {"metadata": {"name": "shared", "ownerReferences": refs}})
-    store.delete(CONFIG_MAPS, ns, "first")
+    object_store.create(SECRETS, ns, {"metadata": {"name": "shared", "ownerReferences": refs}})
+    object_store.delete(CONFIG_MAPS, ns, "first")
     await cluster.wait_for(
         SECRETS,
         ns,
@@ -788,9 +794,9 @@ async def test_a_dependent_with_another_live_owner_only_loses_the_reference(clus
         lambda s: [r["name"] for r in s["metadata"]["ownerReferences"]] == ["second"],
         what="the dangling reference to be dropped",
     )
-    store.delete(CONFIG_MAPS, ns, "second")
+    object_store.delete(CONFIG_MAPS, ns, "second")
     await eventually(
-        lambda: store.peek(SECRETS, ns, "shared") is None, what="the last owner's dependent to go"
+        lambda: object_store.peek(SECRETS, ns, "shared") is None, what="the last owner's dependent to go"
     )
 
 
@@ -798,11 +804,11 @@ async def test_a_dependent_with_another_live_owner_only_loses_the_reference(clus
 
 
 async def test_endpoints_list_the_ready_pods_behind_a_service(cluster: Cluster) -> None:
-    store = cluster.store
+    object_store = cluster.object_store
     ns = cluster.namespace("svc")
     spec = {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}
-    store.create(SERVICES, ns, {"metadata": {"name": "web"}, "spec": spec})
-    store.create(DEPLOYMENTS, ns, deployment("web", replicas=2))
+    object_store.create(SERVICES, ns, {"metadata": {"name": "web"}, "spec": spec})
+    object_store.create(DEPLOYMENTS, ns, deployment("web", replicas=2))
 
     def two_ready(endpoints: Obj) -> bool:
         subsets = endpoints.get("subsets") or [{}]
@@ -814,8 +820,8 @@ async def test_endpoints_list_the_ready_pods_behind_a_service(cluster: Cluster) 
     assert {a["targetRef"]["name"] for a in subset["addresses"]} == {
         p["metadata"]["name"] for p in cluster.pods(ns)
     }
-    store.delete(SERVICES, ns, "web")
-    await eventually(lambda: store.peek(ENDPOINTS, ns, "web") is None, what="the endpoints to go")
+    object_store.delete(SERVICES, ns, "web")
+    await eventually(lambda: object_store.peek(ENDPOINTS, ns, "web") is None, what="the endpoints to go")
 
 
 # -- lifecycle ---------------------------------------------------------------------------------------
@@ -823,19 +829,19 @@ async def test_endpoints_list_the_ready_pods_behind_a_service(cluster: Cluster) 
 
 async def test_stop_cancels_and_awaits_every_task_the_controllers_own() -> None:
     settings = Settings(delays=FAST)
-    store = Store(settings)
+    object_store = ObjectStore(settings)
     faults = Faults()
     faults.add(Rule(action="crash-loop", name="crashy"))
     faults.add(Rule(action="never-ready", name="stuck"))
-    controllers = Controllers(store, settings, faults)
+    controllers = Controllers(object_store, settings, faults)
     await controllers.start()
     try:
         for name in ("crashy", "stuck", "fine"):
-            store.create(PODS, "default", pod(name))
-        store.create(JOBS, "default", job("later", ttlSecondsAfterFinished=60))
-        await eventually(lambda: is_true("Ready")(store.peek(PODS, "default", "fine") or {}))
-        await eventually(lambda: is_true("Complete")(store.peek(JOBS, "default", "later") or {}))
-        store.delete(PODS, "default", "fine")  # a termination in flight
+            object_store.create(PODS, "default", pod(name))
+        object_store.create(JOBS, "default", job("later", ttlSecondsAfterFinished=60))
+        await eventually(lambda: is_true("Ready")(object_store.peek(PODS, "default", "fine") or {}))
+        await eventually(lambda: is_true("Complete")(object_store.peek(JOBS, "default", "later") or {}))
+        object_store.delete(PODS, "default", "fine")  # a termination in flight
     finally:
         await controllers.stop()
     owned = ("pod", "pod-termination", "pvc-bind", "kubesim-controller")

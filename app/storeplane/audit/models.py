@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from tortoise import fields
 from tortoise.models import Model
 
-
-class AuditOutcome(StrEnum):
-    SUCCESS = "success"
-    REJECTED = "rejected"  # an expected failure returned as a typed error (NameTaken, QuotaExceeded, ...)
-    ERROR = "error"  # an unexpected failure (a bug or an infrastructure fault)
+# Defined without the ORM (audit/records.py) so that the API can use it; re-exported for existing callers.
+from storeplane.audit.records import AuditOutcome as AuditOutcome
 
 
 class AuditEntry(Model):

@@ -1,8 +1,9 @@
-"""Writing and reading the audit log."""
+"""Writing and reading the audit log; both return AuditRecords, never rows."""
 
 from __future__ import annotations
 
-from storeplane.audit.models import AuditEntry, AuditOutcome
+from storeplane.audit.models import AuditEntry
+from storeplane.audit.records import AuditOutcome, AuditRecord
 from storeplane.pagination import Page, PageLimits, decode_cursor, encode_cursor
 
 _CURSOR_KIND = "audit"
@@ -16,8 +17,8 @@ async def record_audit(
     client_address: str | None,
     outcome: AuditOutcome,
     detail: str | None = None,
-) -> AuditEntry:
-    return await AuditEntry.create(
+) -> AuditRecord:
+    row = await AuditEntry.create(
         actor=actor,
         action=action,
         target=target[:255],
@@ -25,11 +26,12 @@ async def record_audit(
         outcome=outcome,
         detail=None if detail is None else detail[:255],
     )
+    return AuditRecord.of(row)
 
 
 async def list_audit(
     *, actor: str, first: int | None, after: str | None, limits: PageLimits
-) -> Page[AuditEntry]:
+) -> Page[AuditRecord]:
     """The actor's own entries, oldest first (raises InvalidCursorError for a foreign cursor)."""
     size = limits.clamp(first)
     query = AuditEntry.filter(actor=actor)
@@ -37,7 +39,7 @@ async def list_audit(
         (last_id,) = decode_cursor(_CURSOR_KIND, after, 1)
         query = query.filter(id__gt=int(last_id))
     rows = await query.order_by("id").limit(size + 1)
-    items = rows[:size]
+    items = [AuditRecord.of(row) for row in rows[:size]]
     return Page(
         items=items,
         cursors=[encode_cursor(_CURSOR_KIND, [entry.id]) for entry in items],

@@ -3,28 +3,36 @@
 `publish` never waits: a subscriber whose queue is full is dropped (its queue emptied, so a slow consumer
 cannot hold memory) and its iteration ends with `close_reason` saying why. The client then resubscribes
 from its last cursor and replays the gap from the database.
+
+Listeners are the other kind of receiver, for components that must see every item (the observer learns the
+stores from StoreChanged): a callback run inside `publish`, before any subscriber is offered the item, so
+it is never dropped. It must be quick and must not block: it runs in the publisher's call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Filter = Callable[[T], bool]
+Listener = Callable[[T], None]
 
 
 class _Closed:
-    """Queue marker: the subscription ended; wake the consumer."""
+    """Queue marker: the subscriber ended; wake the consumer."""
 
 
 _CLOSED = _Closed()
 
 
-class Subscription(Generic[T]):
-    """An async iterator over published items that match its filter.
+class BusSubscriber(Generic[T]):
+    """An async iterator over published items that match its filter, through its own bounded queue.
 
     Close it (`aclose()`, `async with`, or `contextlib.aclosing`) to unsubscribe; ending the iteration on a
     drop also unsubscribes.
@@ -37,7 +45,7 @@ class Subscription(Generic[T]):
         self._closed = False
         self._marker_queued = False
         self.close_reason: str | None = None
-        """Why the bus ended this subscription (None while open or after a normal close)."""
+        """Why the bus ended this subscriber (None while open or after a normal close)."""
 
     @property
     def closed(self) -> bool:
@@ -45,10 +53,10 @@ class Subscription(Generic[T]):
 
     @property
     def pending(self) -> int:
-        """Items delivered to this subscription and not yet consumed."""
+        """Items delivered to this subscriber and not yet consumed."""
         return self._queue.qsize() - int(self._marker_queued)
 
-    def __aiter__(self) -> Subscription[T]:
+    def __aiter__(self) -> BusSubscriber[T]:
         return self
 
     async def __anext__(self) -> T:
@@ -63,7 +71,7 @@ class Subscription(Generic[T]):
     async def aclose(self) -> None:
         self._close(None, discard=True)
 
-    async def __aenter__(self) -> Subscription[T]:
+    async def __aenter__(self) -> BusSubscriber[T]:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -100,28 +108,54 @@ class EventBus(Generic[T]):
         if queue_size < 1:
             raise ValueError("queue_size must be at least 1")
         self._queue_size = queue_size
-        self._subscriptions: dict[int, Subscription[T]] = {}
+        self._subscribers: dict[int, BusSubscriber[T]] = {}
+        self._listeners: dict[int, Listener[T]] = {}
+        self._listener_keys = itertools.count()
 
     @property
     def subscriber_count(self) -> int:
-        return len(self._subscriptions)
+        return len(self._subscribers)
 
-    def subscribe(self, accept: Filter[T] | None = None) -> Subscription[T]:
+    @property
+    def listener_count(self) -> int:
+        return len(self._listeners)
+
+    def subscribe(self, accept: Filter[T] | None = None) -> BusSubscriber[T]:
         """Subscribe to items published from now on that `accept` (if given) returns True for."""
-        subscription = Subscription(self, accept, self._queue_size)
-        self._subscriptions[id(subscription)] = subscription
-        return subscription
+        subscriber = BusSubscriber(self, accept, self._queue_size)
+        self._subscribers[id(subscriber)] = subscriber
+        return subscriber
+
+    def listen(self, callback: Listener[T]) -> Callable[[], None]:
+        """Call `callback(item)` inside every later `publish`, before the subscribers; returns the unlisten.
+
+        A listener is never dropped, and one that raises is logged and does not stop the publish. It stays
+        until unlistened, even past `close()`: its owner, not the bus, decides how long it lives.
+        """
+        # A key per call: the same callback may listen twice, and each unlisten removes only its own.
+        key = next(self._listener_keys)
+        self._listeners[key] = callback
+
+        def unlisten() -> None:
+            self._listeners.pop(key, None)
+
+        return unlisten
 
     def publish(self, item: T) -> None:
-        """Hand `item` itself (not a copy) to every matching subscriber, without waiting for any of them."""
-        # A copy of the values: a drop inside _offer removes the subscription from the dict.
-        for subscription in list(self._subscriptions.values()):
-            subscription._offer(item)
+        """Hand `item` itself (not a copy) to the listeners, then to each matching subscriber; never waits."""
+        # Copies of the values: a listener may unlisten, and a drop inside _offer removes the subscriber.
+        for callback in list(self._listeners.values()):
+            try:
+                callback(item)
+            except Exception:
+                log.exception("bus listener %r failed", callback)
+        for subscriber in list(self._subscribers.values()):
+            subscriber._offer(item)
 
     def close(self) -> None:
-        """End every subscription (on shutdown); their iterations finish after what they already hold."""
-        for subscription in list(self._subscriptions.values()):
-            subscription._close(None, discard=False)
+        """End every subscriber (on shutdown); their iterations finish after what they already hold."""
+        for subscriber in list(self._subscribers.values()):
+            subscriber._close(None, discard=False)
 
-    def _remove(self, subscription: Subscription[T]) -> None:
-        self._subscriptions.pop(id(subscription), None)
+    def _remove(self, subscriber: BusSubscriber[T]) -> None:
+        self._subscribers.pop(id(subscriber), None)

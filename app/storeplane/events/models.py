@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from tortoise import fields
@@ -11,21 +10,12 @@ from tortoise.expressions import Subquery
 from tortoise.functions import Max
 from tortoise.models import Model
 
+# Defined without the ORM so that the read model and the API can use them; re-exported for existing callers.
+from storeplane.events.kinds import EventSource as EventSource
+from storeplane.events.kinds import EventType as EventType
+
 if TYPE_CHECKING:
     from storeplane.stores.models import Store
-
-
-class EventType(StrEnum):
-    """Mirrors the Kubernetes Event types."""
-
-    NORMAL = "Normal"
-    WARNING = "Warning"
-
-
-class EventSource(StrEnum):
-    API = "api"
-    HELM = "helm"
-    KUBERNETES = "kubernetes"
 
 
 class StoreEvent(Model):

@@ -4,7 +4,8 @@ Why one writer: with several concurrent inserting transactions, PostgreSQL hands
 at insert time but makes them visible at commit, so a reader polling `id > cursor` can see N+1 before N
 commits and skip N forever. One task inserting and committing in turn makes "visible" and "allocated" the
 same order.
-Queued events are inserted in batches, one transaction each, then published to the bus after the commit.
+Queued events are inserted in batches, one transaction each, then published to the bus after the commit, as
+EventRecords (frozen copies of the rows: every subscriber holds the same object).
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from datetime import UTC, datetime
 from tortoise.transactions import in_transaction
 
 from storeplane.events.bus import EventBus
-from storeplane.events.models import EventSource, EventType, StoreEvent
+from storeplane.events.kinds import EventSource, EventType
+from storeplane.events.models import StoreEvent
+from storeplane.events.records import EventRecord
+from storeplane.tasks import TaskKind, start_task, stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,7 @@ class StoreEventDraft:
 @dataclass(eq=False)
 class _Pending:
     draft: StoreEventDraft
-    done: asyncio.Future[StoreEvent]
+    done: asyncio.Future[EventRecord]
 
 
 class EventWriter:
@@ -53,7 +57,7 @@ class EventWriter:
     def __init__(
         self,
         *,
-        bus: EventBus[StoreEvent] | None = None,
+        bus: EventBus[EventRecord] | None = None,
         queue_size: int,
         batch_max: int,
         drain_timeout: float,
@@ -74,8 +78,7 @@ class EventWriter:
         if self._task is not None:
             raise RuntimeError("EventWriter already started")
         self._accepting = True
-        self._task = asyncio.create_task(self._run(), name="event-writer")
-        self._task.add_done_callback(self._log_death)
+        self._task = start_task(self._run(), kind=TaskKind.EVENT_WRITER)
 
     async def stop(self) -> None:
         """Refuse new writes, commit what is queued (within the drain timeout), then cancel and await."""
@@ -88,19 +91,18 @@ class EventWriter:
                 # The None marker sits behind every queued event: the task commits them all, then returns.
                 await self._queue.put(None)
                 await asyncio.wait({task})
-        task.cancel()
-        await asyncio.wait({task})
+        await stop_tasks([task])
         self._stopped = True
         self._fail_queued()
 
-    async def write(self, draft: StoreEventDraft) -> StoreEvent:
-        """Queue the event and wait until it is committed; returns the row with its id.
+    async def write(self, draft: StoreEventDraft) -> EventRecord:
+        """Queue the event and wait until it is committed; returns it with its id, as published.
 
         Cancelling the caller does not retract the event: once queued it is written and published.
         """
         return await (await self.submit(draft))
 
-    async def submit(self, draft: StoreEventDraft) -> asyncio.Future[StoreEvent]:
+    async def submit(self, draft: StoreEventDraft) -> asyncio.Future[EventRecord]:
         """Queue the event (waiting only for room in the queue); the future resolves once it is committed.
 
         For a caller with several events at hand: their commits then share the writer's transactions instead
@@ -155,24 +157,23 @@ class EventWriter:
                 pending.done.set_result(event)
 
     @staticmethod
-    async def _insert(batch: list[_Pending]) -> list[StoreEvent]:
-        events: list[StoreEvent] = []
+    async def _insert(batch: list[_Pending]) -> list[EventRecord]:
+        events: list[EventRecord] = []
         async with in_transaction() as connection:
             for pending in batch:
                 draft = pending.draft
-                events.append(
-                    await StoreEvent.create(
-                        using_db=connection,
-                        store_id=draft.store_id,
-                        type=draft.type,
-                        reason=draft.reason,
-                        message=draft.message,
-                        source=draft.source,
-                        involved_kind=draft.involved_kind,
-                        involved_name=draft.involved_name,
-                        time=draft.time,
-                    )
+                row = await StoreEvent.create(
+                    using_db=connection,
+                    store_id=draft.store_id,
+                    type=draft.type,
+                    reason=draft.reason,
+                    message=draft.message,
+                    source=draft.source,
+                    involved_kind=draft.involved_kind,
+                    involved_name=draft.involved_name,
+                    time=draft.time,
                 )
+                events.append(EventRecord.of(row))
         return events
 
     @staticmethod
@@ -186,7 +187,3 @@ class EventWriter:
             item = self._queue.get_nowait()
             if item is not None and not item.done.done():
                 item.done.set_exception(EventWriterClosedError("the event writer stopped before this event"))
-
-    def _log_death(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("the event writer died", exc_info=task.exception())

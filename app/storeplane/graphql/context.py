@@ -12,7 +12,7 @@ from starlette.websockets import WebSocket
 from storeplane.auth.tokens import Caller
 from storeplane.engines.catalog import Catalog
 from storeplane.events.bus import EventBus
-from storeplane.events.models import StoreEvent
+from storeplane.events.records import EventRecord
 from storeplane.graphql.errors import ClientError
 from storeplane.stores.changes import StoreChanges
 from storeplane.stores.owners import StoreOwners
@@ -24,7 +24,7 @@ from storeplane.stores.service import StoreService
 class Services:
     catalog: Catalog
     stores: StoreService
-    events: EventBus[StoreEvent]
+    events: EventBus[EventRecord]
     changes: StoreChanges
     owners: StoreOwners
     tracker: StepTracker

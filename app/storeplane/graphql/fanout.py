@@ -96,8 +96,8 @@ def payload_key(payload: object) -> tuple[Hashable, object] | None:
     if isinstance(payload, StoreEvent):
         return ("event", payload.id), None  # events never change once recorded
     if isinstance(payload, Store):
-        # A store changes: the same published snapshot (one model object) is the unit.
-        return ("store", id(payload.model)), payload.model
+        # A store changes: the same published snapshot (one frozen StoreRecord) is the unit.
+        return ("store", id(payload.record)), payload.record
     return None
 
 

@@ -17,7 +17,7 @@ from storeplane.graphql.types.errors import (
 )
 from storeplane.graphql.types.store import Store
 from storeplane.stores import service
-from storeplane.stores.models import Store as StoreModel
+from storeplane.stores.records import StoreRecord
 
 
 @strawberry.input
@@ -71,8 +71,8 @@ async def resolve_create_store(info: Info, input: CreateStoreInput) -> CreateSto
         client_address=info.context.client_address,
     )
     match result:
-        case StoreModel():
-            return CreateStoreSuccess(store=Store.from_model(result))
+        case StoreRecord():
+            return CreateStoreSuccess(store=Store.from_record(result))
         case service.InvalidInput():
             return ValidationError.from_model(result)
         case service.NameTaken():
@@ -87,8 +87,8 @@ async def resolve_delete_store(info: Info, id: strawberry.ID) -> DeleteStoreResu
     result = await info.context.services.stores.delete_store(
         owner=caller_of(info).owner, id=id, client_address=info.context.client_address
     )
-    if isinstance(result, StoreModel):
-        return DeleteStoreSuccess(store=Store.from_model(result))
+    if isinstance(result, StoreRecord):
+        return DeleteStoreSuccess(store=Store.from_record(result))
     return _change_error(result)
 
 
@@ -96,8 +96,8 @@ async def resolve_retry_store(info: Info, id: strawberry.ID) -> RetryStoreResult
     result = await info.context.services.stores.retry_store(
         owner=caller_of(info).owner, id=id, client_address=info.context.client_address
     )
-    if isinstance(result, StoreModel):
-        return RetryStoreSuccess(store=Store.from_model(result))
+    if isinstance(result, StoreRecord):
+        return RetryStoreSuccess(store=Store.from_record(result))
     return _change_error(result)
 
 

@@ -7,17 +7,16 @@ from collections.abc import Sequence
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
-from storeplane.audit.service import list_audit
-from storeplane.events.models import newest_events
 from storeplane.graphql.context import Info, caller_of
 from storeplane.graphql.errors import ClientError
 from storeplane.graphql.types.audit_entry import AuditEntry
 from storeplane.graphql.types.connection import Connection
 from storeplane.graphql.types.engine import Engine
-from storeplane.graphql.types.enums import StoreStatus
+from storeplane.graphql.types.enums import StoreStatus, mirror
 from storeplane.graphql.types.store import Store
 from storeplane.graphql.types.store_event import StoreEvent
 from storeplane.pagination import InvalidCursorError
+from storeplane.stores import records
 from storeplane.stores.service import StoreNotFound
 
 
@@ -48,9 +47,14 @@ async def resolve_stores(
     status: StoreStatus | None = None,
     search: str | None = None,
 ) -> Connection[Store]:
+    stores = info.context.services.stores
     try:
-        page = await info.context.services.stores.list_stores(
-            owner=caller_of(info).owner, first=first, after=after, status=status, search=search
+        page = await stores.list_stores(
+            owner=caller_of(info).owner,
+            first=first,
+            after=after,
+            status=None if status is None else mirror(status, records.StoreStatus),
+            search=search,
         )
     except InvalidCursorError as exc:
         raise ClientError(str(exc), code="BAD_CURSOR") from exc
@@ -58,16 +62,16 @@ async def resolve_stores(
     # (`stores` may appear more than once under one response key: GraphQL merges them into one field.)
     selected = [selection for field in info.selected_fields for selection in field.selections]
     if not selects(selected, "edges", "node", "lastEvent"):
-        return Connection[Store].from_page(page, Store.from_model)
-    newest = await newest_events([store.id for store in page.items])
+        return Connection[Store].from_page(page, Store.from_record)
+    newest = await stores.last_events(store_ids=[store.id for store in page.items])
     return Connection[Store].from_page(
-        page, lambda store: Store.from_model(store, newest_event=newest.get(store.id))
+        page, lambda store: Store.from_record(store, newest_event=newest.get(store.id))
     )
 
 
 async def resolve_store(info: Info, id: strawberry.ID) -> Store | None:
     found = await info.context.services.stores.get_store(owner=caller_of(info).owner, id=id)
-    return None if found is None else Store.from_model(found)
+    return None if found is None else Store.from_record(found)
 
 
 async def resolve_store_events(
@@ -81,7 +85,7 @@ async def resolve_store_events(
     )
     if isinstance(result, StoreNotFound):
         raise ClientError("No such store.", code="NOT_FOUND")
-    return Connection[StoreEvent].from_page(result, StoreEvent.from_model)
+    return Connection[StoreEvent].from_page(result, StoreEvent.from_record)
 
 
 def resolve_engines(info: Info) -> list[Engine]:
@@ -93,15 +97,12 @@ async def resolve_audit_log(
     info: Info, first: int | None = None, after: str | None = None
 ) -> Connection[AuditEntry]:
     try:
-        page = await list_audit(
-            actor=caller_of(info).owner,
-            first=first,
-            after=after,
-            limits=info.context.services.stores.page_limits,
+        page = await info.context.services.stores.list_audit(
+            owner=caller_of(info).owner, first=first, after=after
         )
     except InvalidCursorError as exc:
         raise ClientError(str(exc), code="BAD_CURSOR") from exc
-    return Connection[AuditEntry].from_page(page, AuditEntry.from_model)
+    return Connection[AuditEntry].from_page(page, AuditEntry.from_record)
 
 
 @strawberry.type

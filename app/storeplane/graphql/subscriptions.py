@@ -17,7 +17,7 @@ from contextlib import aclosing
 
 import strawberry
 
-from storeplane.events.models import StoreEvent as StoreEventModel
+from storeplane.events.records import EventRecord
 from storeplane.graphql.context import Info, caller_of
 from storeplane.graphql.errors import ClientError
 from storeplane.graphql.queries import event_cursor
@@ -39,7 +39,7 @@ async def resolve_store_events(
     services = info.context.services
     cursor = event_cursor(after) or 0
 
-    def mine(event: StoreEventModel) -> bool:
+    def mine(event: EventRecord) -> bool:
         # Runs inside EventBus.publish: memory only. A foreign store_id is refused by the replay below.
         if store_id is not None:
             return event.store_id == store_id
@@ -55,7 +55,7 @@ async def resolve_store_events(
             if isinstance(page, StoreNotFound):
                 raise ClientError("No such store.", code="NOT_FOUND")
             for event in page.items:
-                yield StoreEvent.from_model(event)
+                yield StoreEvent.from_record(event)
                 cursor = event.id
             if not page.has_next_page:
                 break
@@ -69,7 +69,7 @@ async def resolve_store_events(
                 # A backlog goes out one event per turn of the event loop: sent in one go, it would hold the
                 # loop while every other subscriber, the watches and the websockets' pings wait.
                 await asyncio.sleep(0)
-            yield StoreEvent.from_model(event)
+            yield StoreEvent.from_record(event)
             cursor = event.id
         if live.close_reason is not None:
             raise _dropped(live.close_reason, resume_after=cursor)
@@ -85,7 +85,7 @@ async def resolve_store_changed(
 
     async with aclosing(info.context.services.changes.subscribe(mine)) as changes:
         async for change in changes:
-            yield Store.from_model(change.store)
+            yield Store.from_record(change.store)
         if changes.close_reason is not None:
             raise _dropped(changes.close_reason, resume_after=None)
 

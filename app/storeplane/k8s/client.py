@@ -1,4 +1,8 @@
-"""The kubernetes_asyncio ApiClient: configured from a kubeconfig (and context) or in-cluster."""
+"""The kubernetes_asyncio ApiClient: configured from a kubeconfig (and context) or in-cluster.
+
+Code outside `storeplane.k8s` names the client `KubeApi` and only passes it back in here: it never imports
+kubernetes_asyncio itself (tests/app/test_layering.py).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,14 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TypeAlias
 
 from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.config import ConfigException, load_incluster_config
 from kubernetes_asyncio.config.kube_config import KubeConfigLoader, KubeConfigMerger
+
+KubeApi: TypeAlias = ApiClient
+"""The API client, for annotations outside storeplane.k8s."""
 
 USER_AGENT = "storeplane"
 # Each watch holds one pooled connection for as long as it runs (one per kind, nine today); the pool must
@@ -49,7 +57,7 @@ async def load_configuration(
 @asynccontextmanager
 async def kube_client(
     *, kubeconfig: PathLike | None = None, context: str | None = None, in_cluster: bool = False
-) -> AsyncIterator[ApiClient]:
+) -> AsyncIterator[KubeApi]:
     """An ApiClient whose HTTP session is closed on exit, however the block ends."""
     configuration = await load_configuration(kubeconfig=kubeconfig, context=context, in_cluster=in_cluster)
     client = ApiClient(configuration=configuration)

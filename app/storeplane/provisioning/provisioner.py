@@ -1,28 +1,20 @@
 """The provisioner: a bounded pool of workers that install stores, and the tasks that wait and delete.
 
-Flow of one store (every status change through `provisioning.states.transition`, committed before the
-work it announces):
+It acts on what the store's row records and reports through the one transition function
+(stores/transitions.py), which commits each status before the work it announces:
 
 - **install** (a worker, at most `provisioning_concurrency` at once, so never more helm installs than that):
-  Pending -> Provisioning; create the labelled namespace (or reuse ours); `helm install` without --wait, with
-  `values/<env>.yaml` and a per-store values file (the wrapper writes it 0600 and removes it after the call).
-  Transient faults (API outage, helm killed by its deadline) are retried with the watch backoff. The worker
-  moves on to the next store as soon as helm is done: announcing the result waits for the database.
+  Pending -> Provisioning; create the labelled namespace (or reuse ours); `helm install` without --wait
+  (provisioning/releases.py). Transient faults (API outage, helm killed by its deadline) are retried with
+  backoff. The worker moves on to the next store as soon as helm is done: announcing the result waits for the
+  database.
 - **wait** (a task per store, outside the pool, so slow readiness does not block other installs): until the
   Observer says every workload is ready and the setup Job completed, driven by watch events, bounded by
   `provisioning_timeout_seconds` counted from the start of the install. Then Ready with the engine's URLs,
   or Failed with a reason naming what was not ready.
-- **delete** (any state): Deleting is recorded by the caller; the install or wait task is cancelled (the
-  helm wrapper terminates a running helm), `helm uninstall` (at most `provisioning_concurrency` at once),
-  the namespace deleted, and Deleted once the Namespace watch reports it gone.
-
-An existing release found by `helm install` (ReleaseExists): when resuming a Provisioning store after a
-restart, a `deployed` release is ours and is kept. Anything else - a release left pending-install or
-pending-upgrade by a killed helm, a failed one, or any release when the store starts over (Pending again
-after retryStore) - is uninstalled and installed again. Uninstall+install rather than rollback: a killed
-first install has no revision to roll back to, rollback would keep the broken revision's objects (a failed
-setup Job keeps its name and would not rerun), and the chart keeps its Secrets and volumes across an
-uninstall (`helm.sh/resource-policy: keep`), so the store's data and passwords survive.
+- **delete**: the caller has committed Deleting; the install or wait task is cancelled (the helm wrapper
+  terminates a running helm), `helm uninstall` (at most `provisioning_concurrency` at once), the namespace
+  deleted, and Deleted once the Namespace watch reports it gone.
 """
 
 from __future__ import annotations
@@ -30,32 +22,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
-from kubernetes_asyncio.client import ApiClient
 
 from storeplane.engines.catalog import Catalog, Engine
 from storeplane.events.models import EventSource, EventType
 from storeplane.events.writer import EventWriter, StoreEventDraft
-from storeplane.k8s.errors import HelmError, HelmTimeout, OperationInProgress, ReleaseExists, ReleaseNotFound
-from storeplane.k8s.helm import Helm, Release, ReleaseState
-from storeplane.k8s.watching import WatchSettings
-from storeplane.observing.messages import ingress_ready_note
+from storeplane.k8s.backoff import RetryPolicy
+from storeplane.k8s.client import KubeApi
+from storeplane.k8s.helm import Helm
+from storeplane.k8s.retrying import retrying
 from storeplane.observing.observer import Observer
 from storeplane.provisioning.errors import ProvisioningFailed
 from storeplane.provisioning.namespaces import delete_namespace, ensure_namespace, namespace_owner
-from storeplane.provisioning.retry import is_transient, retrying
-from storeplane.provisioning.states import TransitionConflict, transition
+from storeplane.provisioning.releases import StoreReleases
 from storeplane.settings import Settings
 from storeplane.stores.changes import StoreChanges
-from storeplane.stores.models import Store, StoreStatus
+from storeplane.stores.models import StoreStatus
+from storeplane.stores.records import StoreRecord, load_store
+from storeplane.stores.transitions import TransitionConflict, transition
+from storeplane.tasks import TaskKind, kind_of, start_task, stop_tasks
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def tls_enabled(values_file: Path) -> bool:
@@ -72,22 +64,22 @@ class KubeProvisioner:
         self,
         *,
         settings: Settings,
-        api: ApiClient,
+        api: KubeApi,
         helm: Helm,
         catalog: Catalog,
         observer: Observer,
         writer: EventWriter,
-        backoff: WatchSettings,
-        changes: StoreChanges | None = None,
+        changes: StoreChanges,
+        retry: RetryPolicy,
     ) -> None:
         self._settings = settings
         self._api = api
-        self._helm = helm
+        self._releases = StoreReleases(helm=helm, settings=settings)
         self._catalog = catalog
         self._observer = observer
         self._writer = writer
-        self._backoff = backoff
         self._changes = changes
+        self._retry = retry
         self._tls = False
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
@@ -107,9 +99,9 @@ class KubeProvisioner:
         self._started = True
         self._tls = await asyncio.to_thread(tls_enabled, self._settings.values_file)
         for number in range(self._settings.provisioning_concurrency):
-            worker = asyncio.create_task(self._worker(), name=f"provision-worker-{number}")
-            worker.add_done_callback(_log_death)
-            self._workers.append(worker)
+            self._workers.append(
+                start_task(self._worker(), kind=TaskKind.PROVISION_WORKER, detail=str(number))
+            )
 
     async def stop(self) -> None:
         """Cancel the workers and every store task, then await them all (helm is terminated by the wrapper).
@@ -118,10 +110,7 @@ class KubeProvisioner:
         """
         tasks = [*self._workers, *self._tasks.values()]
         self._workers.clear()
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        await stop_tasks(tasks)
         self._tasks.clear()
 
     async def __aenter__(self) -> KubeProvisioner:
@@ -133,72 +122,37 @@ class KubeProvisioner:
     ) -> None:
         await self.stop()
 
-    @property
-    def tls(self) -> bool:
-        return self._tls
-
     def busy(self, store_id: str) -> bool:
         return store_id in self._queued or store_id in self._tasks
 
     # -- the Provisioner protocol ------------------------------------------------------------------
 
     async def submit(self, store_id: str) -> None:
-        """Queue a Pending (new or retried), Provisioning (resumed) or Failed store; no-op when busy."""
+        """Queue a store to install; the worker skips it unless it is Pending, Provisioning or Failed."""
         if self.busy(store_id):
             return
-        store = await Store.get_or_none(id=store_id)
-        if store is None or store.status not in (
-            StoreStatus.PENDING,
-            StoreStatus.PROVISIONING,
-            StoreStatus.FAILED,
-        ):
-            return
-        self._observer.track(store)
         self._queued.add(store_id)
         self._queue.put_nowait(store_id)
 
     async def request_delete(self, store_id: str) -> None:
-        """Delete the store (records Deleting itself if the caller did not); no-op while a delete runs."""
+        """Delete a store whose Deleting status is committed; no-op while its delete runs."""
         current = self._tasks.get(store_id)
-        if current is not None and current.get_name().startswith("delete:"):
-            return
-        store = await Store.get_or_none(id=store_id)
-        if store is None or store.status == StoreStatus.DELETED:
-            return
-        while store.status != StoreStatus.DELETING:
-            try:
-                await self._transition(store, StoreStatus.DELETING, f"Deleting store {store.name}")
-            except TransitionConflict:
-                store = await Store.get(id=store_id)
-                if store.status == StoreStatus.DELETED:
-                    return
-        current = self._tasks.get(store_id)
-        if current is not None and current.get_name().startswith("delete:"):
+        if current is not None and kind_of(current) == TaskKind.DELETE:
             return
         self._queued.discard(store_id)  # a queued install finds the store Deleting and skips it
-        self._spawn(store_id, self._delete(store_id, previous=current), f"delete:{store_id}")
-
-    async def mark_failed(self, store_id: str, *, expected: StoreStatus, reason: str) -> bool:
-        """Fail the store if it is still in `expected` (drift of a Ready store); False when it moved on."""
-        store = await Store.get_or_none(id=store_id)
-        if store is None or store.status != expected:
-            return False
-        try:
-            await self._transition(store, StoreStatus.FAILED, reason)
-        except TransitionConflict:
-            return False
-        return True
+        self._spawn(store_id, self._delete(store_id, previous=current), TaskKind.DELETE)
 
     # -- tasks -------------------------------------------------------------------------------------
 
-    def _spawn(self, store_id: str, coroutine: Any, name: str) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.create_task(coroutine, name=name)
+    def _spawn(
+        self, store_id: str, coroutine: Coroutine[Any, Any, None], kind: TaskKind
+    ) -> asyncio.Task[None]:
+        task = start_task(coroutine, kind=kind, detail=store_id)
         self._tasks[store_id] = task
 
         def done(finished: asyncio.Task[None]) -> None:
             if self._tasks.get(store_id) is finished:
                 del self._tasks[store_id]
-            _log_death(finished)
 
         task.add_done_callback(done)
         return task
@@ -212,7 +166,7 @@ class KubeProvisioner:
             if store_id in self._tasks:
                 continue
             helm_done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            task = self._spawn(store_id, self._install(store_id, helm_done), f"install:{store_id}")
+            task = self._spawn(store_id, self._install(store_id, helm_done), TaskKind.INSTALL)
             try:
                 # Until helm is done with the store, not until the task ends: the workers bound helm runs,
                 # and the event announcing the install waits for a database commit, which under a burst's
@@ -220,19 +174,18 @@ class KubeProvisioner:
                 # this store's install must not end the worker.
                 await asyncio.wait({task, helm_done}, return_when=asyncio.FIRST_COMPLETED)
             except asyncio.CancelledError:
-                task.cancel()
-                await asyncio.wait({task})
+                await stop_tasks([task])
                 raise
 
-    async def _transition(
-        self, store: Store, to: StoreStatus, reason: str, *, urls: tuple[str, str] | None = None
-    ) -> Store:
-        await transition(store, to, reason=reason, writer=self._writer, changes=self._changes, urls=urls)
-        self._observer.track(store)
-        return store
+    async def _move(
+        self, store: StoreRecord, to: StoreStatus, message: str, *, urls: tuple[str, str] | None = None
+    ) -> StoreRecord:
+        return await transition(
+            store, to, message=message, writer=self._writer, changes=self._changes, urls=urls
+        )
 
     async def _event(
-        self, store: Store, reason: str, message: str, *, source: EventSource, kind: str, name: str
+        self, store: StoreRecord, reason: str, message: str, *, source: EventSource, kind: str, name: str
     ) -> None:
         await self._writer.write(
             StoreEventDraft(
@@ -246,32 +199,33 @@ class KubeProvisioner:
             )
         )
 
-    async def _fail(self, store: Store, reason: str) -> None:
+    async def _fail(self, store: StoreRecord, reason: str) -> None:
         # A conflict means it was deleted (or changed by the API) meanwhile: that decision stands.
         with contextlib.suppress(TransitionConflict):
-            await self._transition(store, StoreStatus.FAILED, reason)
+            await self._move(store, StoreStatus.FAILED, reason)
         log.info("store %s failed: %s", store.id, reason)
 
     # -- install -----------------------------------------------------------------------------------
 
     async def _install(self, store_id: str, helm_done: asyncio.Future[None]) -> None:
         """Install the store's release; `helm_done` is set once no helm runs for it any more."""
-        store = await Store.get_or_none(id=store_id)
-        if store is None:
+        store = await load_store(store_id)
+        if store is None or store.status not in (
+            StoreStatus.PENDING,
+            StoreStatus.PROVISIONING,
+            StoreStatus.FAILED,
+        ):
             return
-        starting_over = store.status in (StoreStatus.PENDING, StoreStatus.FAILED)
-        loop = asyncio.get_running_loop()
+        starting_over = store.status != StoreStatus.PROVISIONING
         timeout = self._settings.provisioning_timeout_seconds
-        deadline = loop.time() + timeout
+        deadline = asyncio.get_running_loop().time() + timeout
         try:
             if starting_over:
-                await self._transition(
+                store = await self._move(
                     store,
                     StoreStatus.PROVISIONING,
                     f"Provisioning {store.name} ({store.engine}) in namespace {store.namespace}",
                 )
-            elif store.status != StoreStatus.PROVISIONING:
-                return
             engine = self._catalog.get(store.engine)
             if engine is None:
                 await self._fail(store, f"Unknown engine {store.engine!r}: it is not in charts/engines.yaml")
@@ -291,19 +245,16 @@ class KubeProvisioner:
                 return
         except TransitionConflict:
             return  # deleted meanwhile
-        self._spawn(store_id, self._await_ready(store, engine, deadline=deadline), f"ready:{store_id}")
-
-    def _host(self, store: Store) -> str:
-        return f"{store.name}.{self._settings.base_domain}"
+        self._spawn(store_id, self._await_ready(store, engine, deadline=deadline), TaskKind.WAIT_READY)
 
     async def _install_release(
-        self, store: Store, engine: Engine, *, starting_over: bool, helm_done: asyncio.Future[None]
+        self, store: StoreRecord, engine: Engine, *, starting_over: bool, helm_done: asyncio.Future[None]
     ) -> None:
         what = f"store {store.id}"
         created = await retrying(
             lambda: ensure_namespace(self._api, name=store.namespace, store_id=store.id),
             what=f"creating the namespace of {what}",
-            backoff=self._backoff,
+            policy=self._retry,
         )
         await self._event(
             store,
@@ -315,9 +266,9 @@ class KubeProvisioner:
         )
         try:
             release, reused = await retrying(
-                lambda: self._helm_install(store, engine, starting_over=starting_over),
+                lambda: self._releases.install(store, engine, starting_over=starting_over),
                 what=f"installing the chart of {what}",
-                backoff=self._backoff,
+                policy=self._retry,
             )
         finally:
             if not helm_done.done():
@@ -336,72 +287,9 @@ class KubeProvisioner:
             name=release.name,
         )
 
-    async def _helm_install(
-        self, store: Store, engine: Engine, *, starting_over: bool
-    ) -> tuple[Release, bool]:
-        """The installed release, and whether it is one an earlier process had already deployed."""
-        try:
-            return await self._run_install(store, engine), False
-        except (ReleaseExists, OperationInProgress):
-            pass
-        current = await self._with_deadline(
-            self._helm.status(release=store.helm_release, namespace=store.namespace),
-            self._settings.helm_status_timeout_seconds,
-            "status",
-        )
-        if current.status == ReleaseState.DEPLOYED and not starting_over:
-            log.info("store %s: release %s already deployed, resuming", store.id, current.name)
-            return current, True
-        log.info(
-            "store %s: release %s is %s; uninstalling and installing again",
-            store.id,
-            current.name,
-            current.status,
-        )
-        await self._uninstall(store)
-        return await self._run_install(store, engine), False
-
-    async def _run_install(self, store: Store, engine: Engine) -> Release:
-        # Only these three keys (docs/chart.md); the wrapper writes them to a 0600 file, removed after.
-        store_values = {"store": {"id": store.id, "name": store.name, "host": self._host(store)}}
-        try:
-            return await self._with_deadline(
-                self._helm.install(
-                    release=store.helm_release,
-                    namespace=store.namespace,
-                    chart=engine.chart,
-                    values=[self._settings.values_file, store_values],
-                ),
-                self._settings.helm_install_timeout_seconds,
-                "install",
-            )
-        except HelmError as exc:
-            if isinstance(exc, ReleaseExists | OperationInProgress) or is_transient(exc):
-                raise
-            raise ProvisioningFailed(f"helm install of {store.helm_release} failed: {exc.message}") from exc
-
-    async def _uninstall(self, store: Store) -> None:
-        with contextlib.suppress(ReleaseNotFound):
-            await self._with_deadline(
-                self._helm.uninstall(
-                    release=store.helm_release, namespace=store.namespace, ignore_not_found=True
-                ),
-                self._settings.helm_uninstall_timeout_seconds,
-                "uninstall",
-            )
-
-    @staticmethod
-    async def _with_deadline(call: Awaitable[T], seconds: float, command: str) -> T:
-        # The settings' per-command limits; cancelling the call makes the wrapper terminate helm.
-        try:
-            async with asyncio.timeout(seconds):
-                return await call
-        except TimeoutError:
-            raise HelmTimeout(f"helm {command} did not finish within {seconds:g}s", command=command) from None
-
     # -- wait for readiness ------------------------------------------------------------------------
 
-    async def _await_ready(self, store: Store, engine: Engine, *, deadline: float) -> None:
+    async def _await_ready(self, store: StoreRecord, engine: Engine, *, deadline: float) -> None:
         timeout = self._settings.provisioning_timeout_seconds
         try:
             async with asyncio.timeout_at(deadline):
@@ -417,43 +305,46 @@ class KubeProvisioner:
         if assessment.failed is not None:
             await self._fail(store, assessment.failed)
             return
-        storefront, admin = engine.urls(host=self._host(store), tls=self._tls)
+        storefront, admin = engine.urls(host=self._releases.host(store), tls=self._tls)
         ingress = next(
             (step.name(store.helm_release) for step in engine.steps if step.kind == "Ingress"), None
         )
-        try:
-            if ingress is not None:
-                await self._observer.write_note(store.id, ingress_ready_note(ingress, storefront))
-            await self._transition(
+        if ingress is not None:
+            await self._event(
+                store,
+                "IngressReady",
+                f"Ingress ready at {storefront}",
+                source=EventSource.KUBERNETES,
+                kind="Ingress",
+                name=ingress,
+            )
+        with contextlib.suppress(TransitionConflict):
+            await self._move(
                 store,
                 StoreStatus.READY,
                 f"Store {store.name} is ready at {storefront}",
                 urls=(storefront, admin),
             )
-        except TransitionConflict:
-            return
 
     # -- delete ------------------------------------------------------------------------------------
 
     async def _delete(self, store_id: str, *, previous: asyncio.Task[None] | None) -> None:
         if previous is not None:
-            previous.cancel()
-            await asyncio.wait({previous})
-        store = await Store.get_or_none(id=store_id)
+            await stop_tasks([previous])
+        store = await load_store(store_id)
         if store is None or store.status != StoreStatus.DELETING:
             return
-        self._observer.track(store)
         exists, owner = await retrying(
             lambda: namespace_owner(self._api, name=store.namespace),
             what=f"reading the namespace of store {store_id}",
-            backoff=self._backoff,
+            policy=self._retry,
         )
         if exists and owner == store.id:
             async with self._uninstall_slots:
                 await retrying(
-                    lambda: self._uninstall(store),
+                    lambda: self._releases.uninstall(store),
                     what=f"uninstalling store {store_id}",
-                    backoff=self._backoff,
+                    policy=self._retry,
                 )
             await self._event(
                 store,
@@ -466,7 +357,7 @@ class KubeProvisioner:
             await retrying(
                 lambda: delete_namespace(self._api, name=store.namespace),
                 what=f"deleting the namespace of store {store_id}",
-                backoff=self._backoff,
+                policy=self._retry,
             )
             await self._event(
                 store,
@@ -485,10 +376,4 @@ class KubeProvisioner:
                 store.namespace,
                 owner,
             )
-        await self._transition(store, StoreStatus.DELETED, f"Store {store.name} deleted")
-        self._observer.untrack(store.id)
-
-
-def _log_death(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("task %s died", task.get_name(), exc_info=task.exception())
+        await self._move(store, StoreStatus.DELETED, f"Store {store.name} deleted")

@@ -1,8 +1,8 @@
 """Which owner each store belongs to, kept in memory so that bus filters never touch the database.
 
-Subscription filters run inside `EventBus.publish`, synchronously, once per subscriber and event: they
-must not query. Store ids and owners never change after creation, so the index is loaded once at start and
-extended by `create_store` before the new store's first event is written.
+Bus filters run inside `EventBus.publish`, synchronously, once per subscriber and event: they must not
+query. Store ids and owners never change after creation, so the index is loaded once at start and extended
+by `create_store_row` (stores/transitions.py) before the new store's first event is written.
 """
 
 from __future__ import annotations

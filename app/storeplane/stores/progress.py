@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from storeplane.engines.catalog import Catalog
-from storeplane.stores.models import Store, StoreStatus
+from storeplane.stores.records import StoreRecord, StoreStatus
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,9 @@ class ResourceState(Protocol):
 
 
 class StepTracker(Protocol):
-    """Knows which steps are done; provisioning implements it from its watch cache (in memory, no I/O)."""
+    """Knows which steps are done; the observer implements it from its watch cache (in memory, no I/O)."""
 
-    def steps_done(self, store: Store) -> frozenset[str] | None:
+    def steps_done(self, store: StoreRecord) -> frozenset[str] | None:
         """The ids of the done steps, or None when it knows nothing of this store."""
 
     def resources(self, store_id: str) -> Sequence[ResourceState]:
@@ -54,14 +54,14 @@ class StepTracker(Protocol):
 class StatusOnlyTracker:
     """The fallback before any watch has seen the store: all steps done once Ready, none before."""
 
-    def steps_done(self, store: Store) -> frozenset[str] | None:
+    def steps_done(self, store: StoreRecord) -> frozenset[str] | None:
         return None
 
     def resources(self, store_id: str) -> Sequence[ResourceState]:
         return []
 
 
-def store_progress(*, store: Store, catalog: Catalog, tracker: StepTracker) -> StoreProgress:
+def store_progress(*, store: StoreRecord, catalog: Catalog, tracker: StepTracker) -> StoreProgress:
     engine = catalog.get(store.engine)
     if engine is None:
         return StoreProgress(steps=[])

@@ -11,6 +11,10 @@ from datetime import datetime
 
 from storeplane.stores.models import Store, StoreStatus
 
+# StoreStatus is re-exported for the GraphQL layer, which may not import ORM modules. It is a plain enum that
+# belongs in a module of its own (stores/status.py), re-exported by models.py; until then, it comes from here.
+__all__ = ["StoreRecord", "StoreStatus", "live_stores", "load_store"]
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class StoreRecord:
@@ -58,3 +62,8 @@ class StoreRecord:
 async def load_store(store_id: str) -> StoreRecord | None:
     row = await Store.get_or_none(id=store_id)
     return None if row is None else StoreRecord.of(row)
+
+
+async def live_stores() -> list[StoreRecord]:
+    """Every store not Deleted, oldest first."""
+    return [StoreRecord.of(row) for row in await Store.exclude(status=StoreStatus.DELETED)]

@@ -2,12 +2,12 @@
 
 Every caller sees and changes only their own stores: another owner's store is reported exactly like a missing
 one (StoreNotFound), so ids leak nothing. Expected failures are returned as values (the dataclasses below);
-exceptions mean a bug or an infrastructure fault.
+exceptions mean a bug or an infrastructure fault. What it returns are read models (StoreRecord, EventRecord,
+AuditRecord), never ORM rows.
 
-Each transition is committed first (a compare-and-set on the status, so a concurrent change by provisioning
-is never overwritten), then recorded as an api StoreEvent through the single EventWriter, then published as
-StoreChanged, and only then handed to the provisioner. A crash in between leaves the request in the row, where
-the reconciler finds it.
+Status changes go through stores/transitions.py, the only code that writes a store's status: a
+compare-and-set, then the api StoreEvent, then StoreChanged. Only then is the request handed to the
+provisioner, so a crash in between leaves the request in the row, where the reconciler finds it.
 
 Deleting twice: `delete_store` on a store that is already Deleting is idempotent (it returns the store and
 changes nothing); on a Deleted store it returns InvalidState.
@@ -16,23 +16,27 @@ changes nothing); on a Deleted store it returns InvalidState.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
-from storeplane.audit.models import AuditOutcome
-from storeplane.audit.service import record_audit
+from storeplane.audit.records import AuditOutcome, AuditRecord
+from storeplane.audit.service import list_audit, record_audit
 from storeplane.engines.catalog import Catalog
-from storeplane.events.models import EventSource, EventType, StoreEvent
-from storeplane.events.writer import EventWriter, StoreEventDraft
+from storeplane.events.models import StoreEvent, newest_events
+from storeplane.events.records import EventRecord
+from storeplane.events.writer import EventWriter
 from storeplane.pagination import Page, PageLimits, decode_cursor, encode_cursor
 from storeplane.provisioning.protocol import Provisioner
-from storeplane.stores.changes import ChangeKind, StoreChanges, publish_store_changed
+from storeplane.stores.changes import StoreChanges
 from storeplane.stores.models import Store, StoreStatus
 from storeplane.stores.names import derived_namespace, namespace_for, validate_store_name
 from storeplane.stores.owners import StoreOwners
+from storeplane.stores.records import StoreRecord, load_store
+from storeplane.stores.transitions import TransitionConflict, create_store_row, transition
 
 # The idempotency_key column's width.
 MAX_IDEMPOTENCY_KEY_LENGTH = 128
@@ -76,8 +80,8 @@ class InvalidState:
     action: str
 
 
-CreateResult = Store | InvalidInput | NameTaken | QuotaExceeded | UnknownEngine
-ChangeResult = Store | StoreNotFound | InvalidState
+CreateResult = StoreRecord | InvalidInput | NameTaken | QuotaExceeded | UnknownEngine
+ChangeResult = StoreRecord | StoreNotFound | InvalidState
 _Rejection = InvalidInput | NameTaken | QuotaExceeded | UnknownEngine | StoreNotFound | InvalidState
 
 
@@ -149,8 +153,9 @@ class StoreService:
 
     # --- queries ---
 
-    async def get_store(self, *, owner: str, id: str) -> Store | None:
-        return await Store.get_or_none(id=id, owner=owner)
+    async def get_store(self, *, owner: str, id: str) -> StoreRecord | None:
+        row = await Store.get_or_none(id=id, owner=owner)
+        return None if row is None else StoreRecord.of(row)
 
     async def list_stores(
         self,
@@ -160,7 +165,7 @@ class StoreService:
         after: str | None,
         status: StoreStatus | None = None,
         search: str | None = None,
-    ) -> Page[Store]:
+    ) -> Page[StoreRecord]:
         """The owner's stores, oldest first. Without `status`, Deleted stores are left out.
 
         Raises InvalidCursorError for a cursor this API did not return.
@@ -177,7 +182,7 @@ class StoreService:
             since = datetime.fromisoformat(str(created))
             query = query.filter(Q(created_at__gt=since) | Q(created_at=since, id__gt=str(last_id)))
         rows = await query.order_by("created_at", "id").limit(size + 1)
-        items = rows[:size]
+        items = [StoreRecord.of(row) for row in rows[:size]]
         return Page(
             items=items,
             cursors=[
@@ -188,7 +193,7 @@ class StoreService:
 
     async def list_events(
         self, *, owner: str, store_id: str | None, after: int | None, first: int | None
-    ) -> Page[StoreEvent] | StoreNotFound:
+    ) -> Page[EventRecord] | StoreNotFound:
         """Events after the cursor (an event id), oldest first: of one store, or of all the owner's stores."""
         size = self.page_limits.clamp(first)
         query = StoreEvent.filter(id__gt=after or 0)
@@ -199,11 +204,23 @@ class StoreService:
         else:
             query = query.filter(store__owner=owner)
         rows = await query.order_by("id").limit(size + 1)
-        items = rows[:size]
+        items = [EventRecord.of(row) for row in rows[:size]]
         return Page(items=items, cursors=[str(event.id) for event in items], has_next_page=len(rows) > size)
 
-    async def last_event(self, *, store_id: str) -> StoreEvent | None:
-        return await StoreEvent.filter(store_id=store_id).order_by("-id").first()
+    async def last_event(self, *, store_id: str) -> EventRecord | None:
+        row = await StoreEvent.filter(store_id=store_id).order_by("-id").first()
+        return None if row is None else EventRecord.of(row)
+
+    async def last_events(self, *, store_ids: Collection[str]) -> dict[str, EventRecord]:
+        """The newest event of each of these stores (those without any are absent), in one query.
+
+        For a page of stores already read for their owner (`list_stores`): the ids are not checked again.
+        """
+        return {store_id: EventRecord.of(row) for store_id, row in (await newest_events(store_ids)).items()}
+
+    async def list_audit(self, *, owner: str, first: int | None, after: str | None) -> Page[AuditRecord]:
+        """The owner's own audited calls, oldest first (raises InvalidCursorError for a foreign cursor)."""
+        return await list_audit(actor=owner, first=first, after=after, limits=self.page_limits)
 
     # --- the rules ---
 
@@ -218,7 +235,7 @@ class StoreService:
             )
         async with self._create_lock:
             if idempotency_key is not None:
-                earlier = await Store.get_or_none(owner=owner, idempotency_key=idempotency_key)
+                earlier = await self._by_key(owner, idempotency_key)
                 if earlier is not None:
                     return earlier
             violation = validate_store_name(name)
@@ -233,31 +250,33 @@ class StoreService:
                 return NameTaken(name)
             namespace = await self._free_namespace(name)
             try:
-                store = await Store.create(
+                # Under the lock, as the quota check needs; the Created event then commits under it too, so a
+                # repeat with the same key never returns a store that has not been announced yet.
+                store = await create_store_row(
                     name=name,
                     engine=engine,
-                    status=StoreStatus.PENDING,
                     namespace=namespace,
-                    helm_release=name,
                     owner=owner,
                     idempotency_key=idempotency_key,
+                    message=f"Store {name} ({engine}) requested in namespace {namespace}",
+                    writer=self._writer,
+                    changes=self._changes,
+                    owners=self._owners,
                 )
             except IntegrityError:
                 # Another process won a race for the name (or the key): report what is there now.
                 if idempotency_key is not None:
-                    earlier = await Store.get_or_none(owner=owner, idempotency_key=idempotency_key)
+                    earlier = await self._by_key(owner, idempotency_key)
                     if earlier is not None:
                         return earlier
                 return NameTaken(name)
-        self._owners.add(store_id=store.id, owner=owner)
-        await self._announce(
-            store,
-            ChangeKind.CREATED,
-            reason="Created",
-            message=f"Store {name} ({engine}) requested in namespace {namespace}",
-        )
         await self._provisioner.submit(store.id)
         return store
+
+    @staticmethod
+    async def _by_key(owner: str, idempotency_key: str) -> StoreRecord | None:
+        row = await Store.get_or_none(owner=owner, idempotency_key=idempotency_key)
+        return None if row is None else StoreRecord.of(row)
 
     async def _free_namespace(self, name: str) -> str:
         # `store-<name>` is free unless a live store holds it through a derivative (`store-a-b2c3` is both
@@ -272,67 +291,49 @@ class StoreService:
         raise RuntimeError(f"no free namespace for store {name} after {_NAMESPACE_ATTEMPTS} attempts")
 
     async def _delete(self, *, owner: str, id: str) -> ChangeResult:
-        store = await Store.get_or_none(id=id, owner=owner)
-        if store is None:
-            return StoreNotFound(id)
+        store = await self.get_store(owner=owner, id=id)
         while True:
+            if store is None:
+                return StoreNotFound(id)
             if store.status == StoreStatus.DELETING:
                 return store
             if store.status == StoreStatus.DELETED:
                 return InvalidState(id, store.status, "delete")
-            if await self._transition(store, expected=store.status, to=StoreStatus.DELETING):
-                break
-            store = await Store.get(id=id)  # provisioning changed it meanwhile: decide again
-        await self._announce(
-            store, ChangeKind.UPDATED, reason="DeleteRequested", message=f"Deletion of {store.name} requested"
-        )
-        await self._provisioner.request_delete(store.id)
-        return store
+            try:
+                deleting = await transition(
+                    store,
+                    StoreStatus.DELETING,
+                    reason="DeleteRequested",
+                    message=f"Deletion of {store.name} requested",
+                    writer=self._writer,
+                    changes=self._changes,
+                )
+            except TransitionConflict:
+                # Provisioning moved it meanwhile: read it again and decide on its new status.
+                store = await load_store(id)
+                continue
+            await self._provisioner.request_delete(deleting.id)
+            return deleting
 
     async def _retry(self, *, owner: str, id: str) -> ChangeResult:
-        store = await Store.get_or_none(id=id, owner=owner)
+        store = await self.get_store(owner=owner, id=id)
         if store is None:
             return StoreNotFound(id)
-        if store.status != StoreStatus.FAILED or not await self._transition(
-            store, expected=StoreStatus.FAILED, to=StoreStatus.PENDING, clear_failure=True
-        ):
-            current = await Store.get(id=id)
-            return InvalidState(id, current.status, "retry")
-        await self._announce(
-            store,
-            ChangeKind.UPDATED,
-            reason="RetryRequested",
-            message=f"Provisioning of {store.name} retried",
-        )
+        if store.status != StoreStatus.FAILED:
+            return InvalidState(id, store.status, "retry")
+        try:
+            store = await transition(
+                store,
+                StoreStatus.PENDING,
+                reason="RetryRequested",
+                message=f"Provisioning of {store.name} retried",
+                writer=self._writer,
+                changes=self._changes,
+            )
+        except TransitionConflict as conflict:
+            return InvalidState(id, conflict.current, "retry")
         await self._provisioner.submit(store.id)
         return store
-
-    @staticmethod
-    async def _transition(
-        store: Store, *, expected: StoreStatus, to: StoreStatus, clear_failure: bool = False
-    ) -> bool:
-        """Compare-and-set the status in the database; on success, update `store` to match."""
-        values: dict[str, object] = {"status": to, "updated_at": datetime.now(UTC)}
-        if clear_failure:
-            values["failure_reason"] = None
-        changed = await Store.filter(id=store.id, status=expected).update(**values)
-        if changed != 1:
-            return False
-        for field, value in values.items():
-            setattr(store, field, value)
-        return True
-
-    async def _announce(self, store: Store, kind: ChangeKind, *, reason: str, message: str) -> None:
-        await self._writer.write(
-            StoreEventDraft(
-                store_id=store.id,
-                type=EventType.NORMAL,
-                reason=reason,
-                message=message,
-                source=EventSource.API,
-            )
-        )
-        publish_store_changed(self._changes, store, kind)
 
     def _audited(self, *, actor: str, action: str, target: str, client_address: str | None) -> _Audit:
         return _Audit(actor=actor, action=action, target=target, client_address=client_address)
@@ -349,8 +350,8 @@ class _Audit:
         self._outcome = AuditOutcome.SUCCESS
         self._detail: str | None = None
 
-    def result(self, result: Store | _Rejection) -> None:
-        if isinstance(result, Store):
+    def result(self, result: StoreRecord | _Rejection) -> None:
+        if isinstance(result, StoreRecord):
             self._target = result.id
         else:
             self._outcome, self._detail = AuditOutcome.REJECTED, type(result).__name__

@@ -8,9 +8,12 @@ import pytest
 from tortoise.exceptions import IntegrityError
 
 from storeplane.events.bus import EventBus
-from storeplane.events.models import EventSource, EventType, StoreEvent
+from storeplane.events.kinds import EventSource, EventType
+from storeplane.events.models import StoreEvent
+from storeplane.events.records import EventRecord
 from storeplane.events.writer import EventWriter, EventWriterClosedError, StoreEventDraft
 from storeplane.settings import Settings
+from storeplane.tasks import TaskKind, kind_of
 from tests.app.database import create_store, make_settings, open_database
 
 WRITERS = 20
@@ -29,7 +32,7 @@ def draft(store_id: str, message: str) -> StoreEventDraft:
     )
 
 
-def make_writer(settings: Settings, bus: EventBus[StoreEvent] | None = None) -> EventWriter:
+def make_writer(settings: Settings, bus: EventBus[EventRecord] | None = None) -> EventWriter:
     return EventWriter(
         bus=bus,
         queue_size=settings.event_writer_queue_size,
@@ -46,7 +49,7 @@ async def settings(tmp_path: Path) -> AsyncIterator[Settings]:
 
 async def test_concurrent_writes_become_visible_in_id_order_without_gaps(settings: Settings) -> None:
     stores = [await create_store(f"shop-{n}") for n in range(4)]
-    bus: EventBus[StoreEvent] = EventBus(queue_size=WRITERS * EVENTS_PER_WRITER)
+    bus: EventBus[EventRecord] = EventBus(queue_size=WRITERS * EVENTS_PER_WRITER)
     published = bus.subscribe()
     writer = make_writer(settings, bus)
     writer.start()
@@ -88,16 +91,17 @@ async def test_concurrent_writes_become_visible_in_id_order_without_gaps(setting
     assert [event.id async for event in published] == list(range(1, total + 1))
 
 
-async def test_published_event_is_the_committed_row_returned_to_the_writer(settings: Settings) -> None:
+async def test_published_event_is_the_committed_record_returned_to_the_writer(settings: Settings) -> None:
     store = await create_store("shop")
-    bus: EventBus[StoreEvent] = EventBus(queue_size=8)
-    subscription = bus.subscribe()
+    bus: EventBus[EventRecord] = EventBus(queue_size=8)
+    subscriber = bus.subscribe()
     writer = make_writer(settings, bus)
     writer.start()
     try:
         event = await writer.write(draft(store.id, "hello"))
-        received = await anext(subscription)
+        received = await anext(subscriber)
         assert received is event
+        assert isinstance(received, EventRecord)  # a frozen value, not a row anyone could save
         row = await StoreEvent.get(id=received.id)
         assert (row.store_id, row.message, row.source, row.involved_name) == (
             store.id,
@@ -105,6 +109,7 @@ async def test_published_event_is_the_committed_row_returned_to_the_writer(setti
             "api",
             "db-0",
         )
+        assert received == EventRecord.of(row)
     finally:
         await writer.stop()
 
@@ -124,7 +129,7 @@ async def test_a_bad_event_fails_only_its_own_write(settings: Settings) -> None:
     finally:
         await writer.stop()
     assert isinstance(results[1], IntegrityError)
-    good = [result for result in results if isinstance(result, StoreEvent)]
+    good = [result for result in results if isinstance(result, EventRecord)]
     assert [event.message for event in good] == ["one", "two"]
     assert good[0].id < good[1].id
     assert await StoreEvent.all().count() == 2
@@ -154,7 +159,7 @@ async def test_submitted_events_are_committed_and_published_in_the_order_submitt
     settings: Settings,
 ) -> None:
     store = await create_store("shop-submit")
-    bus: EventBus[StoreEvent] = EventBus(queue_size=10)
+    bus: EventBus[EventRecord] = EventBus(queue_size=10)
     published = bus.subscribe()
     writer = make_writer(settings, bus)
     writer.start()
@@ -168,3 +173,16 @@ async def test_submitted_events_are_committed_and_published_in_the_order_submitt
     assert [event.message for event in events] == [f"m{n}" for n in range(5)]
     assert [event.id for event in events] == list(range(events[0].id, events[0].id + 5))
     assert [event async for event in published] == events
+
+
+async def test_the_writer_runs_as_a_guarded_task_of_its_kind_until_stopped(settings: Settings) -> None:
+    def writer_tasks() -> list[asyncio.Task[object]]:
+        return [task for task in asyncio.all_tasks() if kind_of(task) is TaskKind.EVENT_WRITER]
+
+    writer = make_writer(settings)
+    writer.start()
+    [task] = writer_tasks()
+    assert task.get_name() == "event-writer"
+    await writer.stop()
+    assert task.done()
+    assert writer_tasks() == []

@@ -10,10 +10,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from storeplane.server import Runtime
 from storeplane.settings import Settings
-from storeplane.stores.models import Store
 from storeplane.stores.progress import ResourceState
+from storeplane.stores.records import StoreRecord
+from storeplane.system import ClusterParts, Core
+from tests.app.fake_provisioner import RecordingProvisioner
 from tests.app.server import API_TOKENS, run_server
 
 
@@ -27,7 +28,7 @@ class _Seen:
 class _FixedTracker:
     """What an Observer would report for any store: one ready StatefulSet and one pending claim."""
 
-    def steps_done(self, store: Store) -> frozenset[str] | None:
+    def steps_done(self, store: StoreRecord) -> frozenset[str] | None:
         return None
 
     def resources(self, store_id: str) -> Sequence[ResourceState]:
@@ -38,15 +39,14 @@ class _FixedTracker:
 
 
 @asynccontextmanager
-async def _tracker(runtime: Runtime) -> AsyncIterator[None]:
-    runtime.tracker = _FixedTracker()
-    yield
+async def _tracking_cluster(core: Core) -> AsyncIterator[ClusterParts]:
+    yield ClusterParts(provisioner=RecordingProvisioner(), tracker=_FixedTracker())
 
 
 async def test_store_resources_come_from_the_tracker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STOREPLANE_API_TOKENS", API_TOKENS)
     async with (
-        run_server(Settings(data_dir=tmp_path / "data"), components=[_tracker]) as server,
+        run_server(Settings(data_dir=tmp_path / "data"), cluster=_tracking_cluster) as server,
         aiohttp.ClientSession() as http,
     ):
         _, created = await server.graphql(

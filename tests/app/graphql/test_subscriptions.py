@@ -11,7 +11,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from storeplane.events.models import EventSource, EventType, StoreEvent
+from storeplane.events.kinds import EventSource, EventType
+from storeplane.events.models import StoreEvent
+from storeplane.events.records import EventRecord
 from storeplane.events.writer import StoreEventDraft
 from tests.app.graphql.test_http_api import create
 from tests.app.server import ALICE_TOKEN, BOB_TOKEN, RunningServer, receive, send
@@ -44,8 +46,8 @@ async def next_event(ws: ClientConnection) -> dict[str, Any]:
     return event
 
 
-async def write_event(server: RunningServer, store_id: str, message: str) -> StoreEvent:
-    return await server.runtime.writer.write(
+async def write_event(server: RunningServer, store_id: str, message: str) -> EventRecord:
+    return await server.system.core.writer.write(
         StoreEventDraft(
             store_id=store_id,
             type=EventType.NORMAL,

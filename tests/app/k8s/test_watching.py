@@ -7,7 +7,6 @@ import base64
 import contextlib
 import gc
 import logging
-import random
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -33,16 +32,9 @@ from kubernetes_asyncio.client import (
 
 from kubesim.client import ControlClient
 from kubesim.process import KubesimProcess
+from storeplane.k8s.backoff import RetryPolicy
 from storeplane.k8s.client import kube_client
-from storeplane.k8s.watching import (
-    Backoff,
-    WatchEvent,
-    WatchSet,
-    WatchSettings,
-    WatchSpec,
-    diff_listing,
-    transition,
-)
+from storeplane.k8s.watching import WatchEvent, WatchSet, WatchSettings, WatchSpec
 from storeplane.labels import MANAGED_BY, MANAGED_BY_LABEL, STORE_ID_LABEL
 from storeplane.observing.watches import (
     DEPLOYMENTS,
@@ -52,6 +44,7 @@ from storeplane.observing.watches import (
     PVCS,
     STOREPLANE_WATCHES,
 )
+from storeplane.tasks import TaskKind, kind_of
 from tests.helpers import eventually
 
 # Short backoff so that recoveries take a fraction of a second; the server timeout stays long so that no
@@ -468,7 +461,7 @@ async def test_a_crashed_watcher_is_logged_and_restarted_with_its_cache_intact(
     await core.create_namespaced_secret(namespace, _secret("before", HELM))
     watches = WatchSet(kube, [HELM_RELEASES], settings=FAST, sink=sink)
     try:
-        with caplog.at_level(logging.ERROR, logger="storeplane.k8s.watching"):
+        with caplog.at_level(logging.ERROR, logger="storeplane.k8s.watchset"):
             await watches.start()
             await asyncio.wait_for(watches.wait_synced(), 10)
             await core.create_namespaced_secret(namespace, _secret("boom", HELM))
@@ -496,6 +489,7 @@ async def test_stop_leaves_no_task_and_no_watch_and_the_client_closes_its_sessio
             assert sorted(task.get_name() for task in tasks) == sorted(
                 f"watch:{spec.name}" for spec in STOREPLANE_WATCHES
             )
+            assert all(kind_of(task) is TaskKind.WATCH for task in tasks)
         assert all(task.done() for task in tasks)
         assert not [task for task in asyncio.all_tasks() if task.get_name().startswith("watch:")]
         await watches.stop()  # a second stop is harmless
@@ -508,52 +502,8 @@ async def test_stop_leaves_no_task_and_no_watch_and_the_client_closes_its_sessio
 # -- pure parts ------------------------------------------------------------------------------------
 
 
-def _obj(name: str, version: str, uid: str = "u1", namespace: str = "ns") -> dict[str, Any]:
-    meta = {"name": name, "namespace": namespace, "uid": uid, "resourceVersion": version}
-    return {"metadata": meta}
-
-
-def test_diff_listing_reports_deletions_first_then_changes_in_version_order() -> None:
-    cache = {
-        ("ns", "same"): _obj("same", "5"),
-        ("ns", "changed"): _obj("changed", "6"),
-        ("ns", "gone"): _obj("gone", "7"),
-        ("ns", "replaced"): _obj("replaced", "8", uid="old"),
-    }
-    listed = [
-        _obj("same", "5"),
-        _obj("changed", "100"),
-        _obj("new", "12"),
-        _obj("replaced", "9", uid="new"),
-    ]
-    changes = [
-        (kind, obj["metadata"]["name"], obj["metadata"]["uid"]) for kind, obj in diff_listing(cache, listed)
-    ]
-    assert changes == [
-        ("DELETED", "gone", "u1"),
-        ("DELETED", "replaced", "old"),
-        ("ADDED", "replaced", "new"),
-        ("ADDED", "new", "u1"),
-        ("MODIFIED", "changed", "u1"),
-    ]
-
-
-def test_transition_drops_repeats_and_deletions_of_unknown_objects() -> None:
-    assert transition(_obj("a", "3"), _obj("a", "3"), deleted=False) == []
-    assert transition(None, _obj("a", "3"), deleted=True) == []
-    assert transition(_obj("a", "3", uid="old"), _obj("a", "4", uid="new"), deleted=True) == []
-    assert [kind for kind, _ in transition(None, _obj("a", "3"), deleted=False)] == ["ADDED"]
-    assert [kind for kind, _ in transition(_obj("a", "3"), _obj("a", "4"), deleted=True)] == ["DELETED"]
-
-
-def test_backoff_grows_by_its_factor_up_to_its_cap_with_jitter_below_and_resets() -> None:
-    settings = WatchSettings(backoff_initial=1.0, backoff_max=5.0, backoff_factor=2.0, backoff_jitter=0.5)
-    backoff = Backoff(settings, rng=random.Random(7))
-    delays = [backoff.next_delay() for _ in range(6)]
-    for delay, base in zip(delays, [1, 2, 4, 5, 5, 5], strict=True):
-        assert base * 0.5 <= delay <= base
-    backoff.reset()
-    assert backoff.next_delay() <= 1.0
+def test_watch_settings_give_their_backoff_fields_as_the_retry_policy() -> None:
+    assert FAST.retry_policy == RetryPolicy(initial=0.05, max=0.4, factor=2.0, jitter=0.2)
 
 
 def test_a_namespaced_spec_addresses_its_namespace_and_a_cluster_wide_one_all() -> None:

@@ -1,20 +1,21 @@
-"""The provisioning stack against the session's kubesim: real SQLite, real helm, real watches."""
+"""The running system against the session's kubesim: real SQLite, real helm, real watches.
+
+Built by the same `running_system` as the server, with a faster helm configuration and watch backoff.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from kubernetes_asyncio.client import ApiClient
+from typing import Any, cast
 
 from kubesim.process import KubesimProcess
-from storeplane.engines.catalog import load_catalog
+from storeplane.cluster import KubeClusterParts, kube_cluster
 from storeplane.events.writer import EventWriter
-from storeplane.k8s.client import kube_client
+from storeplane.k8s.client import KubeApi
 from storeplane.k8s.helm import Helm, HelmConfig
 from storeplane.k8s.watching import WatchSettings
 from storeplane.observing.observer import Observer
@@ -22,6 +23,9 @@ from storeplane.provisioning.provisioner import KubeProvisioner
 from storeplane.provisioning.reconciler import Reconciler
 from storeplane.settings import Settings
 from storeplane.stores.models import Store, StoreStatus
+from storeplane.stores.records import StoreRecord, load_store
+from storeplane.stores.transitions import create_store_row, transition
+from storeplane.system import System, running_system
 from tests.app.database import make_settings, open_database
 from tests.helpers import REPO
 
@@ -43,19 +47,70 @@ def unique_name(prefix: str = "shop") -> str:
 
 @dataclass
 class Stack:
-    settings: Settings
-    api: ApiClient
-    helm: Helm
-    writer: EventWriter
-    observer: Observer
-    provisioner: KubeProvisioner
-    reconciler: Reconciler
+    system: System
+    parts: KubeClusterParts
+
+    @property
+    def settings(self) -> Settings:
+        return self.system.core.settings
+
+    @property
+    def writer(self) -> EventWriter:
+        return self.system.core.writer
+
+    @property
+    def api(self) -> KubeApi:
+        return self.parts.api
+
+    @property
+    def helm(self) -> Helm:
+        return self.parts.helm
+
+    @property
+    def observer(self) -> Observer:
+        return self.parts.observer
+
+    @property
+    def provisioner(self) -> KubeProvisioner:
+        return self.parts.provisioner
+
+    @property
+    def reconciler(self) -> Reconciler:
+        return self.parts.reconciler
+
+    async def new_store(self, name: str) -> StoreRecord:
+        """A Pending store, recorded as createStore records one (not yet submitted)."""
+        core = self.system.core
+        return await create_store_row(
+            name=name,
+            engine="woocommerce",
+            namespace=f"store-{name}",
+            owner="alice",
+            idempotency_key=None,
+            message=f"Store {name} requested",
+            writer=core.writer,
+            changes=core.changes,
+            owners=core.owners,
+        )
+
+    async def move(self, store_id: str, to: StoreStatus, message: str) -> StoreRecord:
+        """What the store service does before it calls the provisioner (Deleting, or Pending for a retry)."""
+        store = await load_store(store_id)
+        assert store is not None
+        core = self.system.core
+        return await transition(store, to, message=message, writer=core.writer, changes=core.changes)
+
+    async def delete(self, store_id: str) -> None:
+        """deleteStore's path: Deleting committed, then the provisioner asked to delete."""
+        await self.move(store_id, StoreStatus.DELETING, "Deletion requested")
+        await self.provisioner.request_delete(store_id)
 
 
 def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
     overrides.setdefault("charts_dir", REPO / "charts")
     overrides.setdefault("values_dir", REPO / "values")
     overrides.setdefault("environment", "local")
+    overrides.setdefault("drift_grace_seconds", 1.0)
     return make_settings(tmp_path, **overrides)
 
 
@@ -69,68 +124,33 @@ async def database(settings: Settings) -> AsyncIterator[None]:
 async def running(
     settings: Settings, *, kubesim: KubesimProcess, helm_bin: str, kube_env: dict[str, str], tmp_path: Path
 ) -> AsyncIterator[Stack]:
-    """Writer, observer, provisioner and reconciler started in the lifespan's order, stopped in reverse."""
+    """The whole system with its database, started as the server starts it and stopped in reverse."""
     values_tmp = tmp_path / "helm-values"
     values_tmp.mkdir(exist_ok=True)
-    catalog = load_catalog(settings.charts_dir / "engines.yaml")
-    async with AsyncExitStack() as stack:
-        api = await stack.enter_async_context(kube_client(kubeconfig=kubesim.kubeconfig))
-        helm = Helm(
-            HelmConfig(
-                binary=helm_bin,
-                env=kube_env,
-                values_dir=values_tmp,
-                history_max=settings.helm_history_max,
-                operation_timeout=60.0,
-                mutation_timeout=90.0,
-                kill_grace=3.0,
-            )
-        )
-        writer = EventWriter(queue_size=1000, batch_max=100, drain_timeout=5.0)
-        writer.start()
-        stack.push_async_callback(writer.stop)
-        observer = await stack.enter_async_context(
-            Observer(api=api, catalog=catalog, writer=writer, watch_settings=FAST_WATCH)
-        )
-        provisioner = await stack.enter_async_context(
-            KubeProvisioner(
-                settings=settings,
-                api=api,
-                helm=helm,
-                catalog=catalog,
-                observer=observer,
-                writer=writer,
-                backoff=FAST_WATCH,
-            )
-        )
-        reconciler = await stack.enter_async_context(
-            Reconciler(observer=observer, provisioner=provisioner, drift_grace_seconds=1.0)
-        )
-        yield Stack(settings, api, helm, writer, observer, provisioner, reconciler)
+    helm = HelmConfig(
+        binary=helm_bin,
+        env=kube_env,
+        values_dir=values_tmp,
+        history_max=settings.helm_history_max,
+        operation_timeout=60.0,
+        mutation_timeout=90.0,
+        kill_grace=3.0,
+    )
+    settings = settings.model_copy(update={"kubeconfig": kubesim.kubeconfig})
+    async with running_system(settings, cluster=kube_cluster(helm=helm, watches=FAST_WATCH)) as system:
+        yield Stack(system, cast(KubeClusterParts, system.cluster))
 
 
 @asynccontextmanager
 async def provisioning(
     tmp_path: Path, *, kubesim: KubesimProcess, helm_bin: str, kube_env: dict[str, str], **overrides: Any
 ) -> AsyncIterator[Stack]:
-    """A test's own database and running stack, with `settings_for(tmp_path, **overrides)`."""
+    """A test's own database and running system, with `settings_for(tmp_path, **overrides)`."""
     settings = settings_for(tmp_path, **overrides)
-    async with (
-        database(settings),
-        running(settings, kubesim=kubesim, helm_bin=helm_bin, kube_env=kube_env, tmp_path=tmp_path) as stack,
-    ):
+    async with running(
+        settings, kubesim=kubesim, helm_bin=helm_bin, kube_env=kube_env, tmp_path=tmp_path
+    ) as stack:
         yield stack
-
-
-async def new_store(name: str) -> Store:
-    return await Store.create(
-        name=name,
-        engine="woocommerce",
-        status=StoreStatus.PENDING,
-        namespace=f"store-{name}",
-        helm_release=name,
-        owner="alice",
-    )
 
 
 async def status_of(store_id: str) -> StoreStatus:

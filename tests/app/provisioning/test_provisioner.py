@@ -14,10 +14,10 @@ from kubesim.client import ControlClient
 from kubesim.process import KubesimProcess
 from storeplane.events.models import EventSource, StoreEvent
 from storeplane.stores.models import Store, StoreStatus
+from storeplane.stores.records import StoreRecord
 from tests.app.provisioning.stack import (
     Stack,
     database,
-    new_store,
     provisioning,
     running,
     settings_for,
@@ -44,7 +44,7 @@ async def test_a_store_becomes_ready_with_urls_and_its_events_in_order(
         tmp_path, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, provisioning_timeout_seconds=60
     ) as stack:
         name = unique_name()
-        store = await new_store(name)
+        store = await stack.new_store(name)
         await stack.provisioner.submit(store.id)
         ready = await reaches(store.id, StoreStatus.READY)
         assert ready.storefront_url == f"http://{name}.localtest.me/"
@@ -80,8 +80,8 @@ async def test_a_store_becomes_ready_with_urls_and_its_events_in_order(
         # No duplicate for an unchanged object: one note per state change.
         keys = [(e.involved_kind, e.involved_name, e.reason, e.message) for e in events]
         assert len(keys) == len(set(keys))
-        assert stack.observer.steps_done(ready) == {
-            s.id for s in stack.observer._catalog.engines["woocommerce"].steps
+        assert stack.observer.steps_done(StoreRecord.of(ready)) == {
+            s.id for s in stack.system.core.catalog.engines["woocommerce"].steps
         }
 
 
@@ -91,10 +91,10 @@ async def test_a_deleted_store_loses_its_namespace_and_becomes_deleted(
     async with provisioning(
         tmp_path, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, provisioning_timeout_seconds=60
     ) as stack:
-        store = await new_store(unique_name())
+        store = await stack.new_store(unique_name())
         await stack.provisioner.submit(store.id)
         await reaches(store.id, StoreStatus.READY)
-        await stack.provisioner.request_delete(store.id)
+        await stack.delete(store.id)
         assert await status_of(store.id) == StoreStatus.DELETING
         deleted = await reaches(store.id, StoreStatus.DELETED)
         assert deleted.deleted_at is not None
@@ -110,10 +110,10 @@ async def test_deleting_a_store_mid_install_cancels_it_and_leaves_nothing(
     async with provisioning(
         tmp_path, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, provisioning_timeout_seconds=60
     ) as stack:
-        store = await new_store(unique_name())
+        store = await stack.new_store(unique_name())
         await stack.provisioner.submit(store.id)
         await reaches(store.id, StoreStatus.PROVISIONING, timeout=10)
-        await stack.provisioner.request_delete(store.id)
+        await stack.delete(store.id)
         await reaches(store.id, StoreStatus.DELETED)
         assert not stack.helm.running
 
@@ -125,7 +125,7 @@ async def test_a_never_ready_pod_fails_the_store_naming_it_and_retry_makes_it_re
         tmp_path, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, provisioning_timeout_seconds=8
     ) as stack:
         name = unique_name()
-        store = await new_store(name)
+        store = await stack.new_store(name)
         await control.add_fault("never-ready", namespace=store.namespace, name=f"{name}-mariadb*")
         await stack.provisioner.submit(store.id)
         failed = await reaches(store.id, StoreStatus.FAILED, timeout=30)
@@ -134,7 +134,7 @@ async def test_a_never_ready_pod_fails_the_store_naming_it_and_retry_makes_it_re
         assert "Readiness probe failed" in failed.failure_reason
         await control.clear_faults()
         # What the store service's retryStore does: Failed -> Pending, then submit.
-        await Store.filter(id=store.id).update(status=StoreStatus.PENDING, failure_reason=None)
+        await stack.move(store.id, StoreStatus.PENDING, "retried")
         await stack.provisioner.submit(store.id)
         ready = await reaches(store.id, StoreStatus.READY, timeout=30)
         assert ready.failure_reason is None
@@ -173,7 +173,7 @@ async def test_ten_stores_at_once_all_become_ready_within_the_helm_concurrency(
         provisioning_concurrency=3,
     ) as stack:
         async with helm_peak(stack, "install") as peak:
-            stores = [await new_store(unique_name()) for _ in range(10)]
+            stores = [await stack.new_store(unique_name()) for _ in range(10)]
             for store in stores:
                 await stack.provisioner.submit(store.id)
             for store in stores:
@@ -192,13 +192,13 @@ async def test_deleting_many_stores_at_once_runs_no_more_uninstalls_than_the_hel
         provisioning_timeout_seconds=120,
         provisioning_concurrency=2,
     ) as stack:
-        stores = [await new_store(unique_name()) for _ in range(6)]
+        stores = [await stack.new_store(unique_name()) for _ in range(6)]
         for store in stores:
             await stack.provisioner.submit(store.id)
         for store in stores:
             await reaches(store.id, StoreStatus.READY, timeout=120)
         async with helm_peak(stack, "uninstall") as peak:
-            await asyncio.gather(*(stack.provisioner.request_delete(store.id) for store in stores))
+            await asyncio.gather(*(stack.delete(store.id) for store in stores))
             for store in stores:
                 await reaches(store.id, StoreStatus.DELETED, timeout=120)
         assert 1 <= peak[0] <= 2, peak
@@ -211,7 +211,7 @@ async def test_an_outage_and_a_forced_410_during_provisioning_lose_no_status_cha
         tmp_path, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, provisioning_timeout_seconds=90
     ) as stack:
         await stack.observer.wait_synced()
-        first, second = await new_store(unique_name()), await new_store(unique_name())
+        first, second = await stack.new_store(unique_name()), await stack.new_store(unique_name())
         await stack.provisioner.submit(first.id)
         await control.outage(2)
         await stack.provisioner.submit(second.id)
@@ -230,36 +230,36 @@ async def test_a_restarted_provisioner_converges_without_duplicating_release_or_
     kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
 ) -> None:
     settings = settings_for(tmp_path, provisioning_timeout_seconds=60)
+    name = unique_name()
+    async with running(
+        settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path
+    ) as stack:
+        store = await stack.new_store(name)
+        await stack.provisioner.submit(store.id)
+
+        async def installing() -> bool:
+            return any(argv[1] == "install" for argv in stack.helm.running.values())
+
+        await eventually(installing, timeout=20, interval=0.01, what="helm install running")
+    # Stopped mid-install: helm was terminated, the store is left Provisioning.
     async with database(settings):
-        name = unique_name()
-        async with running(
-            settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path
-        ) as stack:
-            store = await new_store(name)
-            await stack.provisioner.submit(store.id)
-
-            async def installing() -> bool:
-                return any(argv[1] == "install" for argv in stack.helm.running.values())
-
-            await eventually(installing, timeout=20, interval=0.01, what="helm install running")
-        # Stopped mid-install: helm was terminated, the store is left Provisioning.
         assert await status_of(store.id) == StoreStatus.PROVISIONING
-        async with running(
-            settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path
-        ) as stack:
-            await reaches(store.id, StoreStatus.READY, timeout=60)
-            releases = await stack.helm.list_releases(namespace=store.namespace)
-            assert [r.name for r in releases] == [name]
-            assert [ns for ns in stack.observer.watches["namespaces"].cache if ns[1] == store.namespace] == [
-                ("", store.namespace)
-            ]
-            reasons = [e.reason for e in await StoreEvent.filter(store_id=store.id).order_by("id")]
-            assert reasons.count("Ready") == 1
-            keys = [
-                (e.involved_kind, e.involved_name, e.reason, e.message)
-                for e in await StoreEvent.filter(store_id=store.id, source=EventSource.KUBERNETES)
-            ]
-            assert len(keys) == len(set(keys))
+    async with running(
+        settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path
+    ) as stack:
+        await reaches(store.id, StoreStatus.READY, timeout=60)
+        releases = await stack.helm.list_releases(namespace=store.namespace)
+        assert [r.name for r in releases] == [name]
+        assert [ns for ns in stack.observer.watches["namespaces"].cache if ns[1] == store.namespace] == [
+            ("", store.namespace)
+        ]
+        reasons = [e.reason for e in await StoreEvent.filter(store_id=store.id).order_by("id")]
+        assert reasons.count("Ready") == 1
+        keys = [
+            (e.involved_kind, e.involved_name, e.reason, e.message)
+            for e in await StoreEvent.filter(store_id=store.id, source=EventSource.KUBERNETES)
+        ]
+        assert len(keys) == len(set(keys))
 
 
 async def test_a_workload_deleted_out_of_band_fails_a_ready_store_as_drift(
@@ -269,7 +269,7 @@ async def test_a_workload_deleted_out_of_band_fails_a_ready_store_as_drift(
         tmp_path, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, provisioning_timeout_seconds=60
     ) as stack:
         name = unique_name()
-        store = await new_store(name)
+        store = await stack.new_store(name)
         await stack.provisioner.submit(store.id)
         await reaches(store.id, StoreStatus.READY)
         await AppsV1Api(stack.api).delete_namespaced_stateful_set(f"{name}-mariadb", store.namespace)

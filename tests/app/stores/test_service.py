@@ -4,19 +4,25 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from storeplane.audit.models import AuditEntry, AuditOutcome
+from storeplane.audit.records import AuditRecord
 from storeplane.engines.catalog import load_catalog
-from storeplane.events.bus import EventBus, Subscription
+from storeplane.events.bus import BusSubscriber, EventBus
 from storeplane.events.models import EventSource, StoreEvent
+from storeplane.events.records import EventRecord
 from storeplane.events.writer import EventWriter
 from storeplane.pagination import InvalidCursorError
 from storeplane.settings import Settings
+from storeplane.stores import service as service_module
+from storeplane.stores import transitions
 from storeplane.stores.changes import ChangeKind, StoreChanged
 from storeplane.stores.models import Store, StoreStatus
 from storeplane.stores.owners import StoreOwners
+from storeplane.stores.records import StoreRecord
 from storeplane.stores.service import (
     InvalidInput,
     InvalidState,
@@ -36,14 +42,14 @@ MAX_STORES = 3
 class Harness:
     service: StoreService
     provisioner: RecordingProvisioner
-    changes: Subscription[StoreChanged]
+    changes: BusSubscriber[StoreChanged]
     owners: StoreOwners
 
-    async def create(self, name: str, *, owner: str = "alice", key: str | None = None) -> Store:
+    async def create(self, name: str, *, owner: str = "alice", key: str | None = None) -> StoreRecord:
         result = await self.service.create_store(
             owner=owner, name=name, engine="woocommerce", idempotency_key=key, client_address="10.0.0.7"
         )
-        assert isinstance(result, Store), result
+        assert isinstance(result, StoreRecord), result
         return result
 
 
@@ -84,7 +90,8 @@ async def test_create_persists_a_pending_store_with_an_event_then_submits_it(har
     assert [(event.reason, event.source) for event in events] == [("Created", EventSource.API)]
     assert harness.provisioner.submitted == [store.id]
     change = await anext(harness.changes)
-    assert (change.kind, change.store.id, change.store is not store) == (ChangeKind.CREATED, store.id, True)
+    # The bus carries the frozen record the caller got: nobody can change it under the other.
+    assert (change.kind, change.store) == (ChangeKind.CREATED, store)
     assert harness.owners.owner_of(store.id) == "alice"
     audit = await AuditEntry.get(action="createStore")
     assert (audit.actor, audit.target, audit.client_address, audit.outcome) == (
@@ -189,7 +196,7 @@ async def test_concurrent_creates_never_exceed_the_limit(harness: Harness) -> No
             for n in range(MAX_STORES + 3)
         )
     )
-    assert sum(isinstance(result, Store) for result in results) == MAX_STORES
+    assert sum(isinstance(result, StoreRecord) for result in results) == MAX_STORES
     assert sum(isinstance(result, QuotaExceeded) for result in results) == 3
 
 
@@ -205,7 +212,7 @@ async def test_a_namespace_held_through_a_derivative_is_not_reused(harness: Harn
 async def test_deleting_marks_the_store_deleting_before_asking_provisioning(harness: Harness) -> None:
     store = await harness.create("shop")
     result = await harness.service.delete_store(owner="alice", id=store.id, client_address="10.0.0.8")
-    assert isinstance(result, Store)
+    assert isinstance(result, StoreRecord)
     assert result.status == StoreStatus.DELETING
     assert (await Store.get(id=store.id)).status == StoreStatus.DELETING
     assert harness.provisioner.delete_requests == [store.id]
@@ -217,7 +224,7 @@ async def test_deleting_twice_is_idempotent_while_deleting_and_invalid_once_dele
     store = await harness.create("shop")
     await harness.service.delete_store(owner="alice", id=store.id)
     again = await harness.service.delete_store(owner="alice", id=store.id)
-    assert isinstance(again, Store)
+    assert isinstance(again, StoreRecord)
     assert again.status == StoreStatus.DELETING
     assert harness.provisioner.delete_requests == [store.id]  # asked once
     assert await StoreEvent.filter(store_id=store.id, reason="DeleteRequested").count() == 1
@@ -248,7 +255,8 @@ async def test_retry_moves_a_failed_store_back_to_pending_and_resubmits_it(harne
     assert not_failed == InvalidState(store.id, StoreStatus.PENDING, "retry")
     await Store.filter(id=store.id).update(status=StoreStatus.FAILED, failure_reason="pod db-0 not ready")
     result = await harness.service.retry_store(owner="alice", id=store.id)
-    assert isinstance(result, Store)
+    assert isinstance(result, StoreRecord)
+    assert (result.status, result.failure_reason) == (StoreStatus.PENDING, None)
     row = await Store.get(id=store.id)
     assert row.status == StoreStatus.PENDING
     assert row.failure_reason is None
@@ -303,3 +311,142 @@ async def test_events_are_listed_after_a_cursor_for_one_store_or_all_of_an_owner
     )
     assert not isinstance(after_first, StoreNotFound)
     assert [event.reason for event in after_first.items] == ["DeleteRequested"]
+
+
+async def test_each_request_is_recorded_with_the_reason_and_message_clients_know(harness: Harness) -> None:
+    store = await harness.create("shop")
+    await Store.filter(id=store.id).update(status=StoreStatus.FAILED, failure_reason="pod db-0 not ready")
+    await harness.service.retry_store(owner="alice", id=store.id)
+    await harness.service.delete_store(owner="alice", id=store.id)
+    events = await StoreEvent.filter(store_id=store.id).order_by("id")
+    assert [(event.reason, event.type, event.source, event.message) for event in events] == [
+        ("Created", "Normal", "api", "Store shop (woocommerce) requested in namespace store-shop"),
+        ("RetryRequested", "Normal", "api", "Provisioning of shop retried"),
+        ("DeleteRequested", "Normal", "api", "Deletion of shop requested"),
+    ]
+
+
+async def test_each_change_is_published_as_the_record_the_caller_gets(harness: Harness) -> None:
+    store = await harness.create("shop")
+    await Store.filter(id=store.id).update(status=StoreStatus.FAILED)
+    retried = await harness.service.retry_store(owner="alice", id=store.id)
+    deleted = await harness.service.delete_store(owner="alice", id=store.id)
+    changes = [await anext(harness.changes) for _ in range(3)]
+    assert [(change.kind, change.store) for change in changes] == [
+        (ChangeKind.CREATED, store),
+        (ChangeKind.UPDATED, retried),
+        (ChangeKind.UPDATED, deleted),
+    ]
+    assert [change.store.status for change in changes] == [
+        StoreStatus.PENDING,
+        StoreStatus.PENDING,
+        StoreStatus.DELETING,
+    ]
+
+
+def _racing(monkeypatch: pytest.MonkeyPatch, moves_to: StoreStatus) -> list[tuple[StoreStatus, StoreStatus]]:
+    """Makes another writer (provisioning) move the store to `moves_to` just before the service's first
+    transition; returns the (from, to) of every transition the service then attempts."""
+    attempts: list[tuple[StoreStatus, StoreStatus]] = []
+
+    async def racing_transition(store: StoreRecord, to: StoreStatus, **kwargs: Any) -> StoreRecord:
+        if not attempts:
+            await Store.filter(id=store.id).update(status=moves_to)
+        attempts.append((store.status, to))
+        return await transitions.transition(store, to, **kwargs)
+
+    monkeypatch.setattr(service_module, "transition", racing_transition)
+    return attempts
+
+
+async def test_a_delete_that_races_provisioning_reads_the_store_again_and_decides_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await harness.create("shop")
+    attempts = _racing(monkeypatch, StoreStatus.PROVISIONING)
+    result = await harness.service.delete_store(owner="alice", id=store.id)
+    assert attempts == [
+        (StoreStatus.PENDING, StoreStatus.DELETING),
+        (StoreStatus.PROVISIONING, StoreStatus.DELETING),
+    ]
+    assert isinstance(result, StoreRecord)
+    assert result.status == StoreStatus.DELETING
+    assert (await Store.get(id=store.id)).status == StoreStatus.DELETING
+    assert harness.provisioner.delete_requests == [store.id]
+    assert await StoreEvent.filter(store_id=store.id, reason="DeleteRequested").count() == 1
+
+
+async def test_a_delete_that_loses_to_another_delete_returns_the_store_without_asking_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await harness.create("shop")
+    _racing(monkeypatch, StoreStatus.DELETING)
+    result = await harness.service.delete_store(owner="alice", id=store.id)
+    assert isinstance(result, StoreRecord)
+    assert result.status == StoreStatus.DELETING
+    assert harness.provisioner.delete_requests == []  # the other delete asked
+    assert await StoreEvent.filter(store_id=store.id, reason="DeleteRequested").count() == 0
+
+
+async def test_a_retry_that_loses_a_race_is_invalid_with_the_status_found(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await harness.create("shop")
+    await Store.filter(id=store.id).update(status=StoreStatus.FAILED)
+    _racing(monkeypatch, StoreStatus.DELETING)
+    result = await harness.service.retry_store(owner="alice", id=store.id)
+    assert result == InvalidState(store.id, StoreStatus.DELETING, "retry")
+    assert harness.provisioner.submitted == [store.id]  # only the create's
+    audit = await AuditEntry.get(action="retryStore")
+    assert (audit.outcome, audit.detail) == (AuditOutcome.REJECTED, "InvalidState")
+
+
+async def test_reads_return_frozen_records_not_rows(harness: Harness) -> None:
+    store = await harness.create("shop")
+    found = await harness.service.get_store(owner="alice", id=store.id)
+    assert found == store
+    page = await harness.service.list_stores(owner="alice", first=10, after=None)
+    assert page.items == [store]
+    events = await harness.service.list_events(owner="alice", store_id=store.id, after=None, first=10)
+    assert not isinstance(events, StoreNotFound)
+    assert all(isinstance(event, EventRecord) for event in events.items)
+    with pytest.raises(AttributeError):
+        store.status = StoreStatus.READY  # type: ignore[misc]
+
+
+async def test_the_newest_event_of_each_store_is_read_with_the_store_or_for_a_page(harness: Harness) -> None:
+    one = await harness.create("one")
+    two = await harness.create("two")
+    silent = await harness.create("silent")
+    await StoreEvent.filter(store_id=silent.id).delete()
+    await harness.service.delete_store(owner="alice", id=one.id)
+    last = await harness.service.last_event(store_id=one.id)
+    assert last is not None
+    assert (last.store_id, last.reason) == (one.id, "DeleteRequested")
+    assert await harness.service.last_event(store_id=silent.id) is None
+    newest = await harness.service.last_events(store_ids=[one.id, two.id, silent.id])
+    assert {store_id: event.reason for store_id, event in newest.items()} == {
+        one.id: "DeleteRequested",
+        two.id: "Created",
+    }
+    assert newest[one.id] == last
+    assert await harness.service.last_events(store_ids=[]) == {}
+
+
+async def test_the_audit_log_lists_the_callers_own_entries_by_pages(harness: Harness) -> None:
+    store = await harness.create("shop")
+    await harness.create("bobs", owner="bob")
+    await harness.service.retry_store(owner="alice", id=store.id)
+    await harness.service.delete_store(owner="alice", id=store.id)
+    first = await harness.service.list_audit(owner="alice", first=2, after=None)
+    assert all(isinstance(entry, AuditRecord) for entry in first.items)
+    assert [(entry.action, entry.outcome, entry.detail) for entry in first.items] == [
+        ("createStore", AuditOutcome.SUCCESS, None),
+        ("retryStore", AuditOutcome.REJECTED, "InvalidState"),
+    ]
+    assert first.has_next_page
+    rest = await harness.service.list_audit(owner="alice", first=2, after=first.end_cursor)
+    assert [(entry.action, entry.target) for entry in rest.items] == [("deleteStore", store.id)]
+    assert not rest.has_next_page
+    with pytest.raises(InvalidCursorError):
+        await harness.service.list_audit(owner="alice", first=2, after=first.cursors[0][::-1])

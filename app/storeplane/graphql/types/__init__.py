@@ -1,1 +1,1 @@
-"""GraphQL object types, one per module, each built from its model or value with `from_model()`."""
+"""GraphQL object types, one per module: built from a read model with `from_record()`, else `from_model()`."""

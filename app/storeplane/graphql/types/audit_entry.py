@@ -4,8 +4,8 @@ from datetime import datetime
 
 import strawberry
 
-from storeplane.audit.models import AuditEntry as AuditEntryModel
-from storeplane.graphql.types.enums import AuditOutcome
+from storeplane.audit.records import AuditRecord
+from storeplane.graphql.types.enums import AuditOutcome, mirror
 
 
 @strawberry.type(description="One state-changing call: who, what, on which target, from where, how it ended.")
@@ -20,7 +20,7 @@ class AuditEntry:
     detail: str | None = strawberry.field(description="The typed error's name, when rejected.")
 
     @classmethod
-    def from_model(cls, entry: AuditEntryModel) -> AuditEntry:
+    def from_record(cls, entry: AuditRecord) -> AuditEntry:
         return cls(
             id=strawberry.ID(str(entry.id)),
             actor=entry.actor,
@@ -28,6 +28,6 @@ class AuditEntry:
             target=entry.target,
             time=entry.time,
             client_address=entry.client_address,
-            outcome=entry.outcome,
+            outcome=mirror(entry.outcome, AuditOutcome),
             detail=entry.detail,
         )

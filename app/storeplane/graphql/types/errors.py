@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from storeplane.graphql.types.enums import StoreStatus
+from storeplane.graphql.types.enums import StoreStatus, mirror
 from storeplane.stores import service
 
 
@@ -76,7 +76,7 @@ class InvalidState(Error):
     def from_model(cls, value: service.InvalidState) -> InvalidState:
         return cls(
             id=strawberry.ID(value.id),
-            status=value.status,
+            status=mirror(value.status, StoreStatus),
             action=value.action,
             message=f"Cannot {value.action} a store that is {value.status.value}.",
         )

@@ -5,25 +5,25 @@ from enum import Enum
 
 import strawberry
 
-from storeplane.events.models import StoreEvent as StoreEventModel
+from storeplane.events.records import EventRecord
 from storeplane.graphql.context import Info
-from storeplane.graphql.types.enums import StoreStatus
+from storeplane.graphql.types.enums import StoreStatus, mirror
 from storeplane.graphql.types.progress import StoreProgress
 from storeplane.graphql.types.resource import KubernetesResource
 from storeplane.graphql.types.store_event import StoreEvent
-from storeplane.stores.models import Store as StoreModel
 from storeplane.stores.progress import store_progress
+from storeplane.stores.records import StoreRecord
 
 
 def resolve_progress(root: Store, info: Info) -> StoreProgress:
     services = info.context.services
     return StoreProgress.from_model(
-        store_progress(store=root.model, catalog=services.catalog, tracker=services.tracker)
+        store_progress(store=root.record, catalog=services.catalog, tracker=services.tracker)
     )
 
 
 def resolve_resources(root: Store, info: Info) -> list[KubernetesResource]:
-    resources = info.context.services.tracker.resources(root.model.id)
+    resources = info.context.services.tracker.resources(root.record.id)
     return [KubernetesResource.from_model(resource) for resource in resources]
 
 
@@ -39,8 +39,8 @@ NOT_LOADED = NotLoaded.NOT_LOADED
 async def resolve_last_event(root: Store, info: Info) -> StoreEvent | None:
     event = root.newest_event
     if event is NOT_LOADED:
-        event = await info.context.services.stores.last_event(store_id=root.model.id)
-    return None if event is None else StoreEvent.from_model(event)
+        event = await info.context.services.stores.last_event(store_id=root.record.id)
+    return None if event is None else StoreEvent.from_record(event)
 
 
 @strawberry.type(description="A store: one engine installed in a namespace of its own.")
@@ -67,19 +67,19 @@ class Store:
     last_event: StoreEvent | None = strawberry.field(
         resolver=resolve_last_event, description="The newest event of this store."
     )
-    model: strawberry.Private[StoreModel]
-    newest_event: strawberry.Private[StoreEventModel | NotLoaded | None] = NOT_LOADED
+    record: strawberry.Private[StoreRecord]
+    newest_event: strawberry.Private[EventRecord | NotLoaded | None] = NOT_LOADED
     """Fetched for a whole page of stores in one query (queries.resolve_stores) rather than one per store."""
 
     @classmethod
-    def from_model(
-        cls, store: StoreModel, *, newest_event: StoreEventModel | NotLoaded | None = NOT_LOADED
+    def from_record(
+        cls, store: StoreRecord, *, newest_event: EventRecord | NotLoaded | None = NOT_LOADED
     ) -> Store:
         return cls(
             id=strawberry.ID(store.id),
             name=store.name,
             engine=store.engine,
-            status=store.status,
+            status=mirror(store.status, StoreStatus),
             namespace=store.namespace,
             owner=store.owner,
             storefront_url=store.storefront_url,
@@ -88,6 +88,6 @@ class Store:
             created_at=store.created_at,
             ready_at=store.ready_at,
             deleted_at=store.deleted_at,
-            model=store,
+            record=store,
             newest_event=newest_event,
         )

@@ -4,8 +4,8 @@ from datetime import datetime
 
 import strawberry
 
-from storeplane.events.models import StoreEvent as StoreEventModel
-from storeplane.graphql.types.enums import EventSource, EventType
+from storeplane.events.records import EventRecord
+from storeplane.graphql.types.enums import EventSource, EventType, mirror
 
 
 @strawberry.type(description="One entry of a store's history. Its id is the cursor of `storeEvents`.")
@@ -21,15 +21,15 @@ class StoreEvent:
     involved_name: str | None
 
     @classmethod
-    def from_model(cls, event: StoreEventModel) -> StoreEvent:
+    def from_record(cls, event: EventRecord) -> StoreEvent:
         return cls(
             id=strawberry.ID(str(event.id)),
             store_id=strawberry.ID(event.store_id),
             time=event.time,
-            type=event.type,
+            type=mirror(event.type, EventType),
             reason=event.reason,
             message=event.message,
-            source=event.source,
+            source=mirror(event.source, EventSource),
             involved_kind=event.involved_kind,
             involved_name=event.involved_name,
         )

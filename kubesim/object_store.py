@@ -127,7 +127,7 @@ class Watch:
 Listener = Callable[[Change], None]
 
 
-class Store:
+class ObjectStore:
     """All objects of all types, changed only through methods that bump the resourceVersion."""
 
     def __init__(self, settings: Settings) -> None:
