@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -21,7 +20,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storeplane.auth.sessions import SESSION_COOKIE, SessionSigner
-from storeplane.auth.tokens import TokenAuthenticator
+from storeplane.lifespan_state import lifespan_state
 from storeplane.paths import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -50,15 +49,14 @@ def same_origin(headers: Headers) -> bool:
 class SessionAuth:
     """ASGI middleware: a request with a valid session cookie and no Authorization header gets the bearer."""
 
-    def __init__(self, app: ASGIApp, *, sessions: Callable[[], SessionSigner]) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self._app = app
-        self._sessions = sessions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
             headers = Headers(scope=scope)
             if "authorization" not in headers and same_origin(headers):
-                token = self._sessions().token_of(_cookie(headers))
+                token = lifespan_state(scope)["sessions"].token_of(_cookie(headers))
                 if token is not None:
                     scope = dict(scope)
                     scope["headers"] = [*scope["headers"], (b"authorization", f"Bearer {token}".encode())]
@@ -91,12 +89,11 @@ def _clear_session(response: Response, request: Request) -> None:
     )
 
 
-def web_routes(
-    *,
-    sessions: Callable[[], SessionSigner],
-    authenticator: Callable[[], TokenAuthenticator],
-    dist: Path = DEFAULT_DIST,
-) -> list[Route]:
+def _sessions(request: Request) -> SessionSigner:
+    return lifespan_state(request.scope)["sessions"]
+
+
+def web_routes(*, dist: Path = DEFAULT_DIST) -> list[Route]:
     """Routes for `/auth/*` and the bundle; the catch-all comes last, after the API's routes."""
 
     def without_token(request: Request) -> str:
@@ -107,12 +104,12 @@ def web_routes(
         token = request.query_params.get("token")
         if token is None:
             return _bundle_file(dist, request.url.path)
-        value = sessions().issue(token)
+        value = _sessions(request).issue(token)
         if value is None:
             log.info("sign-in refused: unknown token in the sign-in URL")
             return RedirectResponse(f"{SIGN_IN_PATH}?error=invalid-token", status_code=303, headers=_PRIVATE)
         response = RedirectResponse(without_token(request), status_code=303, headers=_PRIVATE)
-        _set_session(response, request, value, max_age=sessions().max_age)
+        _set_session(response, request, value, max_age=_sessions(request).max_age)
         return response
 
     async def sign_in(request: Request) -> Response:
@@ -131,7 +128,7 @@ def web_routes(
             except (json.JSONDecodeError, UnicodeDecodeError):
                 body = None
             token = body.get("token") if isinstance(body, dict) else None
-        value = sessions().issue(token.strip()) if isinstance(token, str) else None
+        value = _sessions(request).issue(token.strip()) if isinstance(token, str) else None
         if value is None:
             if form:
                 return RedirectResponse(
@@ -140,12 +137,12 @@ def web_routes(
             return JSONResponse({"error": "This token is not valid."}, status_code=401, headers=_PRIVATE)
         response: Response = RedirectResponse("/", status_code=303) if form else Response(status_code=204)
         response.headers.update(_PRIVATE)
-        _set_session(response, request, value, max_age=sessions().max_age)
+        _set_session(response, request, value, max_age=_sessions(request).max_age)
         return response
 
     async def who_am_i(request: Request) -> Response:
-        token = sessions().token_of(_cookie(request.headers))
-        caller = authenticator().authenticate(token)
+        token = _sessions(request).token_of(_cookie(request.headers))
+        caller = lifespan_state(request.scope)["authenticator"].authenticate(token)
         if caller is None:
             return JSONResponse({"error": "not signed in"}, status_code=401, headers=_PRIVATE)
         return JSONResponse({"owner": caller.owner}, headers=_PRIVATE)

@@ -26,8 +26,8 @@ from kubernetes_asyncio.client import ApiClient, CoreV1Api
 from kubesim.client import ControlClient
 from kubesim.process import KubesimProcess
 from storeplane.labels import STORE_ID_LABEL
-from tests.app.e2e import Api, reasons, unique_name
-from tests.app.server import ALICE_TOKEN, API_TOKENS
+from tests.app.e2e_helpers import Api, reasons, unique_name
+from tests.app.server_helpers import ALICE_TOKEN, API_TOKENS
 from tests.helpers import REPO, eventually, run
 
 pytestmark = pytest.mark.timeout(300)

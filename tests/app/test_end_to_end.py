@@ -19,7 +19,7 @@ from kubesim.process import KubesimProcess
 from storeplane.cluster import kube_cluster
 from storeplane.observing.observer import Observer
 from storeplane.settings import Settings
-from tests.app.e2e import (
+from tests.app.e2e_helpers import (
     CHANGES_SUBSCRIPTION,
     EVENTS_SUBSCRIPTION,
     Api,
@@ -28,7 +28,7 @@ from tests.app.e2e import (
     subscription,
     unique_name,
 )
-from tests.app.server import ALICE_TOKEN, API_TOKENS, RunningServer, run_server
+from tests.app.server_helpers import ALICE_TOKEN, API_TOKENS, RunningServer, run_server
 from tests.helpers import REPO, eventually
 
 pytestmark = pytest.mark.timeout(240)

@@ -17,7 +17,7 @@ from storeplane.provisioning.protocol import NoProvisioner
 from storeplane.settings import Settings, parse_api_tokens
 from storeplane.stores.progress import StatusOnlyTracker
 from storeplane.system import ClusterParts, Core
-from tests.app.server import API_TOKENS, run_server
+from tests.app.server_helpers import API_TOKENS, run_server
 from tests.helpers import REPO, eventually
 
 

@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from storeplane.auth.sessions import SESSION_COOKIE
 from storeplane.settings import Settings, parse_api_tokens
-from tests.app.server import ALICE_TOKEN, API_TOKENS, RunningServer, receive, run_server, send
+from tests.app.server_helpers import ALICE_TOKEN, API_TOKENS, RunningServer, receive, run_server, send
 
 PROTOCOL = "graphql-transport-ws"
 CREATE = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bench.smoke import bench_pids, run_bench
+from tests.bench.smoke_helpers import bench_pids, run_bench
 
 # The processes a run starts: kubesim and Storeplane by their folder, the client processes by module.
 MARKS = (b"/cluster-load-",)

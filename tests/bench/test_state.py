@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.bench.smoke import assert_spread, bench_pids, run_bench
+from tests.bench.smoke_helpers import assert_spread, bench_pids, run_bench
 
 # The processes a run starts: kubesim and Storeplane by their folder, the client processes by module.
 MARKS = (b"/state-bench-", b"bench.state_clients")

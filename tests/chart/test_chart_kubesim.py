@@ -19,7 +19,7 @@ import yaml
 
 from tests.chart.chart_helpers import CHART, REPO
 from tests.helpers import Result, eventually, find_tool, run
-from tests.kube import NAMESPACE_DEFAULTS, Kube, condition
+from tests.kube_helpers import NAMESPACE_DEFAULTS, Kube, condition
 
 # helm's own --timeout for --wait: kubesim's test profile makes every pod ready and the Job complete in ~0.5s.
 WAIT_TIMEOUT = "60s"

@@ -14,7 +14,7 @@ import pytest
 
 from kubesim.client import ControlClient
 from tests.helpers import REPO, Result, eventually
-from tests.kube import NAMESPACE_DEFAULTS, Kube, condition
+from tests.kube_helpers import NAMESPACE_DEFAULTS, Kube, condition
 
 DEMO_CHART = str(REPO / "tests" / "kubesim" / "charts" / "demo")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -14,8 +13,9 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
-from storeplane.auth.tokens import TokenAuthenticator, bearer_token, connection_params_token
-from storeplane.graphql.context import Context, Services
+from storeplane.auth.tokens import bearer_token, connection_params_token
+from storeplane.graphql.context import Context
+from storeplane.lifespan_state import lifespan_state
 
 UNAUTHENTICATED = (
     "Authentication required: send 'Authorization: Bearer <token>' "
@@ -26,19 +26,11 @@ UNAUTHENTICATED = (
 class GraphQLApp(GraphQL[Context, None]):
     """GraphiQL and the graphql-transport-ws protocol on one path; every operation needs a bearer token.
 
-    `services` is called per request: the lifespan builds the services after the app object exists.
+    The services and the tokens come from the lifespan state of each request (lifespan_state.py).
     """
 
-    def __init__(
-        self,
-        *,
-        services: Callable[[], Services],
-        authenticator: Callable[[], TokenAuthenticator],
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,), **kwargs)
-        self._services = services
-        self._authenticator = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -47,7 +39,9 @@ class GraphQLApp(GraphQL[Context, None]):
             wants_ide = self.should_render_graphql_ide(self.request_adapter_class(request))
             if (
                 not wants_ide
-                and self._authenticator().authenticate(bearer_token(request.headers.get("authorization")))
+                and lifespan_state(scope)["authenticator"].authenticate(
+                    bearer_token(request.headers.get("authorization"))
+                )
                 is None
             ):
                 response = JSONResponse(
@@ -61,18 +55,19 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         token = bearer_token(request.headers.get("authorization"))
+        state = lifespan_state(request.scope)
         return Context(
             request=request,
             response=response,
-            services=self._services(),
-            caller=self._authenticator().authenticate(token),
+            services=state["services"],
+            caller=state["authenticator"].authenticate(token),
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         # A token in connection_init wins over the handshake's header; a wrong one is refused outright.
         token = connection_params_token(context.connection_params)
         if token is not None:
-            context.caller = self._authenticator().authenticate(token)
+            context.caller = lifespan_state(context.request.scope)["authenticator"].authenticate(token)
         if context.caller is None:
             # graphql-transport-ws answers with close code 4403 "Forbidden".
             raise ConnectionRejectionError()

@@ -11,8 +11,8 @@ from typing import Any, Literal, TypeAlias
 Obj: TypeAlias = dict[str, Any]
 ObjectKey: TypeAlias = tuple[str, str]
 """(namespace, name); the namespace is "" for cluster-scoped kinds."""
-EventType = Literal["ADDED", "MODIFIED", "DELETED"]
-Change: TypeAlias = tuple[EventType, Obj]
+WatchEventType = Literal["ADDED", "MODIFIED", "DELETED"]
+Change: TypeAlias = tuple[WatchEventType, Obj]
 
 
 def object_key(obj: Obj) -> ObjectKey:

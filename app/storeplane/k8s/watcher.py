@@ -33,9 +33,9 @@ from storeplane.k8s.errors import (
     kube_api_error,
 )
 from storeplane.k8s.objects import (
-    EventType,
     Obj,
     ObjectKey,
+    WatchEventType,
     cache_changes,
     diff_listing,
     object_key,
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 class WatchEvent:
     """One change to one object, as a consumer receives it."""
 
-    type: EventType
+    type: WatchEventType
     kind: str
     object: Obj
     """The object as the server sent it; shared with the cache and other consumers, so never modify it."""
@@ -326,7 +326,7 @@ class Watcher:
         for kind, changed in cache_changes(old, obj, deleted=deleted):
             await self._emit(kind, changed, resource_version=object_version(obj), from_list=False)
 
-    async def _emit(self, kind: EventType, obj: Obj, *, resource_version: str, from_list: bool) -> None:
+    async def _emit(self, kind: WatchEventType, obj: Obj, *, resource_version: str, from_list: bool) -> None:
         # The cache changes before delivery so that a consumer looking at other objects of the store sees
         # the state that includes this change.
         if kind == "DELETED":

@@ -15,7 +15,7 @@ from storeplane.auth.tokens import (
     ensure_dev_token,
     load_tokens,
 )
-from tests.app.database import make_settings
+from tests.app.database_helpers import make_settings
 
 TOKEN = "t0ken-for-alice-0123456789"
 

@@ -10,7 +10,7 @@ from tortoise.exceptions import IntegrityError
 from storeplane.db.config import sqlite_path
 from storeplane.db.lifecycle import DatabaseError, close_db, init_db
 from storeplane.stores.models import Store, StoreStatus
-from tests.app.database import create_store, make_settings, open_database
+from tests.app.database_helpers import create_store, make_settings, open_database
 
 TABLES = {"store", "store_event", "audit_entry", "tortoise_migrations"}
 PARTIAL_INDEXES = {"uniq_store_live_name", "uniq_store_live_namespace"}

@@ -25,7 +25,7 @@ from storeplane.events.models import EventSource, EventType, StoreEvent
 from storeplane.events.writer import EventWriter, StoreEventDraft
 from storeplane.settings import Settings
 from storeplane.stores.models import Store, StoreStatus
-from tests.app.database import create_store, open_database
+from tests.app.database_helpers import create_store, open_database
 
 _databases = itertools.count()
 

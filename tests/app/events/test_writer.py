@@ -14,7 +14,7 @@ from storeplane.events.records import EventRecord
 from storeplane.events.writer import EventWriter, EventWriterClosedError, StoreEventDraft
 from storeplane.settings import Settings
 from storeplane.tasks import TaskKind, kind_of
-from tests.app.database import create_store, make_settings, open_database
+from tests.app.database_helpers import create_store, make_settings, open_database
 
 WRITERS = 20
 EVENTS_PER_WRITER = 50

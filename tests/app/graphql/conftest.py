@@ -7,7 +7,7 @@ import aiohttp
 import pytest
 
 from storeplane.settings import Settings
-from tests.app.server import API_TOKENS, RunningServer, run_server
+from tests.app.server_helpers import API_TOKENS, RunningServer, run_server
 
 MAX_DEPTH = 4
 

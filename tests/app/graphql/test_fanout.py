@@ -10,7 +10,7 @@ from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 from storeplane.graphql.fanout import nested_variables
 from tests.app.graphql.test_http_api import create
 from tests.app.graphql.test_subscriptions import graphql_ws, subscribe, write_event
-from tests.app.server import ALICE_TOKEN, BOB_TOKEN, RunningServer, receive
+from tests.app.server_helpers import ALICE_TOKEN, BOB_TOKEN, RunningServer, receive
 
 EVENTS = (
     "subscription($storeId: ID, $full: Boolean!) "

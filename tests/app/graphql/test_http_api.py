@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from storeplane.audit.models import AuditEntry
-from tests.app.server import BOB_TOKEN, RunningServer
+from tests.app.server_helpers import BOB_TOKEN, RunningServer
 
 CREATE = """
 mutation Create($name: String!, $engine: String!, $key: String) {

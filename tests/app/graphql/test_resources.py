@@ -15,7 +15,7 @@ from storeplane.stores.progress import ResourceState
 from storeplane.stores.records import StoreRecord
 from storeplane.system import ClusterParts, Core
 from tests.app.fake_provisioner import RecordingProvisioner
-from tests.app.server import API_TOKENS, run_server
+from tests.app.server_helpers import API_TOKENS, run_server
 
 
 @dataclass(frozen=True)

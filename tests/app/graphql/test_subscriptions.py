@@ -16,7 +16,7 @@ from storeplane.events.models import StoreEvent
 from storeplane.events.records import EventRecord
 from storeplane.events.writer import StoreEventDraft
 from tests.app.graphql.test_http_api import create
-from tests.app.server import ALICE_TOKEN, BOB_TOKEN, RunningServer, receive, send
+from tests.app.server_helpers import ALICE_TOKEN, BOB_TOKEN, RunningServer, receive, send
 
 PROTOCOL = "graphql-transport-ws"
 EVENTS = (

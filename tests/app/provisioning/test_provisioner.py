@@ -15,7 +15,7 @@ from kubesim.process import KubesimProcess
 from storeplane.events.models import EventSource, StoreEvent
 from storeplane.stores.models import Store, StoreStatus
 from storeplane.stores.records import StoreRecord
-from tests.app.provisioning.stack import (
+from tests.app.provisioning.stack_helpers import (
     Stack,
     database,
     provisioning,

@@ -32,7 +32,7 @@ from storeplane.stores.service import (
     StoreService,
     UnknownEngine,
 )
-from tests.app.database import make_settings, open_database
+from tests.app.database_helpers import make_settings, open_database
 from tests.app.fake_provisioner import RecordingProvisioner
 
 MAX_STORES = 3

@@ -26,7 +26,7 @@ from storeplane.stores.models import Store, StoreStatus
 from storeplane.stores.records import StoreRecord, load_store
 from storeplane.stores.transitions import create_store_row, transition
 from storeplane.system import System, running_system
-from tests.app.database import make_settings, open_database
+from tests.app.database_helpers import make_settings, open_database
 from tests.helpers import REPO
 
 FAST_WATCH = WatchSettings(
