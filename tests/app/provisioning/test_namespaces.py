@@ -2,56 +2,35 @@
 
 from __future__ import annotations
 
-import contextlib
-import uuid
-from collections.abc import AsyncIterator
-
 import pytest
 from kubernetes_asyncio.client import ApiClient, CoreV1Api, V1ConfigMap, V1Namespace, V1ObjectMeta
 
-from kubesim.process import KubesimProcess
-from storeplane.k8s.client import KubeApi, kube_client
+from storeplane.k8s.client import KubeApi
 from storeplane.labels import STORE_ID_LABEL
 from storeplane.provisioning.errors import ProvisioningFailed
 from storeplane.provisioning.namespaces import delete_namespace, ensure_namespace, namespace_owner
 from tests.helpers import eventually
 
 
-@pytest.fixture
-async def kube(kubesim: KubesimProcess) -> AsyncIterator[KubeApi]:
-    async with kube_client(kubeconfig=kubesim.kubeconfig) as client:
-        yield client
-
-
-@pytest.fixture
-async def name(api: ApiClient) -> AsyncIterator[str]:
-    """A fresh namespace name; whatever the test made of it is deleted afterwards."""
-    name = f"store-{uuid.uuid4().hex[:10]}"
-    yield name
-    core = CoreV1Api(api)
-    with contextlib.suppress(Exception):
-        await core.patch_namespaced_config_map("held", name, {"metadata": {"finalizers": None}})
-    with contextlib.suppress(Exception):
-        await core.delete_namespace(name)
-
-
-async def test_ensure_namespace_creates_it_with_our_labels_then_reuses_it(kube: KubeApi, name: str) -> None:
-    assert await ensure_namespace(kube, name=name, store_id="s-1")
-    assert await namespace_owner(kube, name=name) == (True, "s-1")
-    assert not await ensure_namespace(kube, name=name, store_id="s-1")
+async def test_ensure_namespace_creates_it_with_our_labels_then_reuses_it(
+    kube: KubeApi, namespace_name: str
+) -> None:
+    assert await ensure_namespace(kube, name=namespace_name, store_id="s-1")
+    assert await namespace_owner(kube, name=namespace_name) == (True, "s-1")
+    assert not await ensure_namespace(kube, name=namespace_name, store_id="s-1")
 
 
 async def test_a_namespace_of_another_store_or_of_nobody_is_never_adopted(
-    api: ApiClient, kube: KubeApi, name: str
+    api: ApiClient, kube: KubeApi, namespace_name: str
 ) -> None:
-    assert await ensure_namespace(kube, name=name, store_id="s-1")
+    assert await ensure_namespace(kube, name=namespace_name, store_id="s-1")
     with pytest.raises(ProvisioningFailed) as other:
-        await ensure_namespace(kube, name=name, store_id="s-2")
+        await ensure_namespace(kube, name=namespace_name, store_id="s-2")
     assert other.value.reason == (
-        f"Namespace {name} already exists and does not belong to this store "
+        f"Namespace {namespace_name} already exists and does not belong to this store "
         f"({STORE_ID_LABEL} is s-1); Storeplane never adopts a namespace"
     )
-    unlabelled = f"{name}-x"
+    unlabelled = f"{namespace_name}-x"
     await CoreV1Api(api).create_namespace(V1Namespace(metadata=V1ObjectMeta(name=unlabelled)))
     try:
         with pytest.raises(ProvisioningFailed, match=rf"\({STORE_ID_LABEL} is missing\)"):
@@ -62,25 +41,27 @@ async def test_a_namespace_of_another_store_or_of_nobody_is_never_adopted(
 
 
 async def test_our_namespace_still_terminating_fails_the_store_with_a_reason(
-    api: ApiClient, kube: KubeApi, name: str
+    api: ApiClient, kube: KubeApi, namespace_name: str
 ) -> None:
     core = CoreV1Api(api)
-    assert await ensure_namespace(kube, name=name, store_id="s-1")
+    assert await ensure_namespace(kube, name=namespace_name, store_id="s-1")
     held = V1ConfigMap(metadata=V1ObjectMeta(name="held", finalizers=["example.com/hold"]))
-    await core.create_namespaced_config_map(name, held)
-    await delete_namespace(kube, name=name)
+    await core.create_namespaced_config_map(namespace_name, held)
+    await delete_namespace(kube, name=namespace_name)
 
     async def terminating() -> bool:
-        return bool((await core.read_namespace(name)).status.phase == "Terminating")
+        return bool((await core.read_namespace(namespace_name)).status.phase == "Terminating")
 
     await eventually(terminating, timeout=10, what="the namespace Terminating")
     with pytest.raises(ProvisioningFailed) as caught:
-        await ensure_namespace(kube, name=name, store_id="s-1")
+        await ensure_namespace(kube, name=namespace_name, store_id="s-1")
     assert caught.value.reason == (
-        f"Namespace {name} is still being deleted; retry the store once it is gone"
+        f"Namespace {namespace_name} is still being deleted; retry the store once it is gone"
     )
 
 
-async def test_a_missing_namespace_has_no_owner_and_deleting_it_is_harmless(kube: KubeApi, name: str) -> None:
-    assert await namespace_owner(kube, name=name) == (False, None)
-    await delete_namespace(kube, name=name)
+async def test_a_missing_namespace_has_no_owner_and_deleting_it_is_harmless(
+    kube: KubeApi, namespace_name: str
+) -> None:
+    assert await namespace_owner(kube, name=namespace_name) == (False, None)
+    await delete_namespace(kube, name=namespace_name)
