@@ -75,6 +75,9 @@ class StoreIndex:
         if not store.live:
             self.forget(store.id)
             return
+        known = self._stores.get(store.id)
+        if known is not None and store.updated_at < known.updated_at:
+            return  # a late copy of an older state (a create announced after a delete committed)
         self._stores[store.id] = store
         self._by_namespace[store.namespace] = store.id
 

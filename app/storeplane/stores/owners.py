@@ -2,7 +2,7 @@
 
 Bus filters run inside `EventBus.publish`, synchronously, once per subscriber and event: they must not
 query. Store ids and owners never change after creation, so the index is loaded once at start and extended
-by `create_store_row` (stores/transitions.py) before the new store's first event is written.
+by `announce_created` (stores/transitions.py) before the new store's first event is written.
 """
 
 from __future__ import annotations

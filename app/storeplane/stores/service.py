@@ -36,7 +36,7 @@ from storeplane.stores.models import Store, StoreStatus
 from storeplane.stores.names import derived_namespace, namespace_for, validate_store_name
 from storeplane.stores.owners import StoreOwners
 from storeplane.stores.records import StoreRecord, load_store
-from storeplane.stores.transitions import TransitionConflict, create_store_row, transition
+from storeplane.stores.transitions import TransitionConflict, announce_created, insert_store_row, transition
 
 # The idempotency_key column's width.
 MAX_IDEMPOTENCY_KEY_LENGTH = 128
@@ -250,18 +250,12 @@ class StoreService:
                 return NameTaken(name)
             namespace = await self._free_namespace(name)
             try:
-                # Under the lock, as the quota check needs; the Created event then commits under it too, so a
-                # repeat with the same key never returns a store that has not been announced yet.
-                store = await create_store_row(
+                store = await insert_store_row(
                     name=name,
                     engine=engine,
                     namespace=namespace,
                     owner=owner,
                     idempotency_key=idempotency_key,
-                    message=f"Store {name} ({engine}) requested in namespace {namespace}",
-                    writer=self._writer,
-                    changes=self._changes,
-                    owners=self._owners,
                 )
             except IntegrityError:
                 # Another process won a race for the name (or the key): report what is there now.
@@ -270,6 +264,14 @@ class StoreService:
                     if earlier is not None:
                         return earlier
                 return NameTaken(name)
+        # Outside the lock: the event's commit need not hold up the next create.
+        await announce_created(
+            store,
+            message=f"Store {name} ({engine}) requested in namespace {namespace}",
+            writer=self._writer,
+            changes=self._changes,
+            owners=self._owners,
+        )
         await self._provisioner.submit(store.id)
         return store
 

@@ -7,7 +7,8 @@ Deleting -> Deleted; Deleted is terminal.
 Every change goes the same way, in this order: a compare-and-set on the status (so a concurrent change by the
 API or another task is never overwritten), then its StoreEvent through the single writer, then StoreChanged on
 its bus. Whatever a change announces happens only after that, so a crash leaves the request in the row, where
-the reconciler finds it. `create_store_row` is the one other writer: it inserts a new store as Pending.
+the reconciler finds it. `insert_store_row` is the one other writer: it inserts a new store as Pending, and
+`announce_created` then records and publishes it.
 """
 
 from __future__ import annotations
@@ -112,21 +113,10 @@ async def transition(
     return moved
 
 
-async def create_store_row(
-    *,
-    name: str,
-    engine: str,
-    namespace: str,
-    owner: str,
-    idempotency_key: str | None,
-    message: str,
-    writer: EventWriter,
-    changes: StoreChanges,
-    owners: StoreOwners,
+async def insert_store_row(
+    *, name: str, engine: str, namespace: str, owner: str, idempotency_key: str | None
 ) -> StoreRecord:
-    """Insert a Pending store, then its `Created` event, then StoreChanged (created).
-
-    The owner index learns the store before its first event is published, for the subscriptions' filters.
+    """Insert a Pending store; `announce_created` must follow (the service holds its create lock between).
 
     Raises tortoise's IntegrityError when a live store holds the name or the key: the caller reports that.
     """
@@ -139,10 +129,21 @@ async def create_store_row(
         owner=owner,
         idempotency_key=idempotency_key,
     )
-    created = StoreRecord.of(row)
-    owners.add(store_id=created.id, owner=owner)
+    return StoreRecord.of(row)
+
+
+async def announce_created(
+    store: StoreRecord, *, message: str, writer: EventWriter, changes: StoreChanges, owners: StoreOwners
+) -> None:
+    """The new store's `Created` event, then StoreChanged (created).
+
+    The owner index learns the store first, so that the subscriptions' filters know whose event it is. Kept
+    apart from the insert so that a create does not hold the create lock while its event is committed: in a
+    burst of creates, each would wait for the previous one's commit (`bench/provision.py`).
+    """
+    owners.add(store_id=store.id, owner=store.owner)
     await _announce(
-        created,
+        store,
         ChangeKind.CREATED,
         reason="Created",
         message=message,
@@ -150,7 +151,6 @@ async def create_store_row(
         writer=writer,
         changes=changes,
     )
-    return created
 
 
 async def _announce(

@@ -176,3 +176,14 @@ def test_drift_is_only_judged_for_ready_stores_and_recovery_clears_the_suspicion
     recovered = judge_drift(ready, index.assess("st-one"), due=5.0, now=10.0, grace=1.0)
     assert recovered.failure is None
     assert recovered.due is None
+
+
+def test_a_late_copy_of_an_older_state_does_not_undo_a_newer_one() -> None:
+    index = StoreIndex(CATALOG)
+    created = store(status=StoreStatus.PENDING)
+    deleting = dataclasses.replace(created, status=StoreStatus.DELETING, updated_at=NOW.replace(second=1))
+    index.learn(deleting)
+    index.learn(created)  # the create's announcement, published after a delete had already committed
+    known = index.store("st-one")
+    assert known is not None
+    assert known.status == StoreStatus.DELETING

@@ -24,7 +24,7 @@ from storeplane.provisioning.reconciler import Reconciler
 from storeplane.settings import Settings
 from storeplane.stores.models import Store, StoreStatus
 from storeplane.stores.records import StoreRecord, load_store
-from storeplane.stores.transitions import create_store_row, transition
+from storeplane.stores.transitions import announce_created, insert_store_row, transition
 from storeplane.system import System, running_system
 from tests.app.database_helpers import make_settings, open_database
 from tests.helpers import REPO
@@ -81,17 +81,17 @@ class Stack:
     async def new_store(self, name: str) -> StoreRecord:
         """A Pending store, recorded as createStore records one (not yet submitted)."""
         core = self.system.core
-        return await create_store_row(
-            name=name,
-            engine="woocommerce",
-            namespace=f"store-{name}",
-            owner="alice",
-            idempotency_key=None,
+        store = await insert_store_row(
+            name=name, engine="woocommerce", namespace=f"store-{name}", owner="alice", idempotency_key=None
+        )
+        await announce_created(
+            store,
             message=f"Store {name} requested",
             writer=core.writer,
             changes=core.changes,
             owners=core.owners,
         )
+        return store
 
     async def move(self, store_id: str, to: StoreStatus, message: str) -> StoreRecord:
         """What the store service does before it calls the provisioner (Deleting, or Pending for a retry)."""
