@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +21,9 @@ def _serve(settings: Settings, *, host: str, port: int) -> None:
     from storeplane.server import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Everything the server creates is its own: the database with its WAL and SHM (owners, client addresses),
+    # the session key and the development token. No other account on the host reads them.
+    os.umask(0o077)
     config = uvicorn.Config(
         create_app(settings, cluster=kube_cluster()),
         host=host,

@@ -4,6 +4,7 @@ import asyncio
 import os
 import signal
 import socket
+import stat
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -120,6 +121,12 @@ async def test_serve_runs_in_its_own_process_with_a_dev_token_and_stops_on_sigte
                 headers={"Authorization": f"Bearer {token}"},
             ) as response:
                 assert (response.status, await response.json()) == (200, {"data": {"stores": {"edges": []}}})
+            # Created by the server for itself only (umask 077): the database, its WAL and SHM, the token.
+            data = tmp_path / "data"
+            created = ["storeplane.sqlite3", "storeplane.sqlite3-wal", "storeplane.sqlite3-shm", "dev-token"]
+            modes = {name: stat.S_IMODE((data / name).stat().st_mode) for name in created}
+            assert modes == dict.fromkeys(created, 0o600), {name: oct(mode) for name, mode in modes.items()}
+            assert stat.S_IMODE(data.stat().st_mode) & 0o077 == 0
         process.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully, then re-raises the signal it captured.
         assert await asyncio.wait_for(process.wait(), 20) in (0, -signal.SIGTERM)
