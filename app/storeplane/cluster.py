@@ -28,6 +28,7 @@ def helm_config(settings: Settings) -> HelmConfig:
         # Slack so that helm, not our kill, records a release as failed when its own timeout fires.
         mutation_timeout=longest + 60,
         query_timeout=settings.helm_status_timeout_seconds,
+        env_passthrough=settings.helm_env_passthrough,
     )
 
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from storeplane.k8s.helm_env import parse_passthrough
 from storeplane.paths import REPO_ROOT, is_checkout
 
 # Tokens shorter than this are too easy to guess for an API that can delete stores.
@@ -131,6 +132,10 @@ class Settings(BaseSettings):
     helm_history_max: int = Field(
         default=5, ge=1, description="Release revisions helm keeps (--history-max); bounds its Secrets."
     )
+    helm_env_passthrough: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="More variables for helm (NAME or PREFIX_*, comma-separated); never STOREPLANE_*.",
+    )
 
     # --- watches ---
     watch_backoff_initial_seconds: float = Field(
@@ -201,6 +206,13 @@ class Settings(BaseSettings):
     def _parse_api_tokens(cls, value: object) -> object:
         if isinstance(value, str):
             return parse_api_tokens(value)
+        return value
+
+    @field_validator("helm_env_passthrough", mode="before")
+    @classmethod
+    def _parse_helm_env_passthrough(cls, value: object) -> object:
+        if isinstance(value, str | list | tuple):
+            return parse_passthrough(value)
         return value
 
     @field_validator("base_domain")

@@ -109,6 +109,9 @@ def test_parse_api_tokens_allows_colons_inside_tokens() -> None:
             {"STOREPLANE_WATCH_BACKOFF_INITIAL_SECONDS": "60", "STOREPLANE_WATCH_BACKOFF_MAX_SECONDS": "5"},
             "must not exceed",
         ),
+        ({"STOREPLANE_HELM_ENV_PASSTHROUGH": "VAULT_ADDR,STOREPLANE_*"}, "helm_env_passthrough entry 2"),
+        ({"STOREPLANE_HELM_ENV_PASSTHROUGH": "STOREPLANE_API_TOKENS"}, "helm_env_passthrough entry 1"),
+        ({"STOREPLANE_HELM_ENV_PASSTHROUGH": "DATABASE_URL"}, "helm_env_passthrough entry 1"),
     ],
 )
 def test_invalid_settings_fail_with_a_clear_message(
@@ -134,3 +137,15 @@ def test_the_helm_binary_setting_is_the_helm_that_runs(tmp_path: Path) -> None:
     assert helm_config(Settings(helm_binary=configured)).binary == str(configured)
     with pytest.raises(HelmBinaryNotFound, match="not an executable"):
         helm_config(Settings(helm_binary=tmp_path / "missing"))
+
+
+def test_the_helm_env_passthrough_setting_reaches_helms_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # What helm then gets: tests/app/k8s/test_helm_env.py.
+    configured = _executable(tmp_path / "helm")
+    assert helm_config(Settings(helm_binary=configured)).env_passthrough == ()
+    monkeypatch.setenv("STOREPLANE_HELM_ENV_PASSTHROUGH", " VAULT_ADDR, CLOUDSDK_* ,")
+    settings = Settings(helm_binary=configured)
+    assert settings.helm_env_passthrough == ("VAULT_ADDR", "CLOUDSDK_*")
+    assert helm_config(settings).env_passthrough == ("VAULT_ADDR", "CLOUDSDK_*")

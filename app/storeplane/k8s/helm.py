@@ -8,7 +8,9 @@ outlives the server even when the server is SIGKILLed.
 
 Installs run without `--wait`: readiness comes from the watches (`storeplane.k8s.watching`), not from a helm
 process held open for minutes. Per-store values are written to a 0600 temp file that is removed when the call
-ends, never passed with `--set`.
+ends, never passed with `--set`. helm gets an allowlist of the server's environment
+(`storeplane.k8s.helm_env`), never its API tokens or database URL: helm hands its environment on to plugins
+and exec credential plugins.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from storeplane.k8s.helm_args import (
     validate_namespace,
     validate_release_name,
 )
+from storeplane.k8s.helm_env import helm_environment
 from storeplane.k8s.helm_release import Release, Revision, parse_time
 from storeplane.k8s.helm_stderr import REDACTED, classify, redact, stderr_excerpt
 
@@ -237,7 +240,11 @@ class Helm:
         command = " ".join(a for a in args[1:3] if not a.startswith("-"))
         # Names in argv are public already: masking them would only make messages unreadable.
         masked = [s for s in sensitive if s not in (release, namespace)]
-        env = None if self.config.env is None else dict(self.config.env)
+        # Read per call: never the server's whole environment (API tokens, the database URL), see helm_env.
+        env = helm_environment(
+            os.environ if self.config.env is None else self.config.env,
+            passthrough=self.config.env_passthrough,
+        )
         try:
             proc = await asyncio.create_subprocess_exec(
                 *args,

@@ -14,6 +14,7 @@ from storeplane.k8s.errors import (
     HelmBinaryNotFound,
     InvalidName,
 )
+from storeplane.k8s.helm_env import parse_passthrough
 from storeplane.paths import REPO_ROOT
 
 # helm's own limit on release names (its regex also allows dots; we do not, names are labels here).
@@ -51,9 +52,17 @@ class HelmConfig:
     """Seconds between SIGTERM and SIGKILL when we stop helm: SIGTERM lets helm cancel its context and
     record the release as failed instead of leaving it pending."""
     env: Mapping[str, str] | None = None
-    """Environment of the helm process (HELM_*_HOME, KUBECONFIG, ...); None inherits the server's."""
+    """The variables helm's environment is taken from (tests give their HELM_*_HOME, KUBECONFIG, ...); None =
+    the server's. Either way helm gets only what `storeplane.k8s.helm_env.helm_environment` lets through."""
+    env_passthrough: tuple[str, ...] = ()
+    """Variable names and `PREFIX_*` patterns helm gets besides the allowlist (see `parse_passthrough`);
+    `STOREPLANE_*` variables and database URLs are refused."""
     values_dir: Path | None = None
     """Where per-store values files are written (0600, removed after the call); None = the system temp dir."""
+
+    def __post_init__(self) -> None:
+        # Checked here too, not only in the settings: a config built in code must not widen helm's env.
+        object.__setattr__(self, "env_passthrough", parse_passthrough(self.env_passthrough))
 
 
 def resolve_helm_binary(explicit: str | None = None, *, repo_root: Path = REPO_ROOT) -> str:
