@@ -11,6 +11,14 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+# Cursors come from clients and are checked before anything reads them: a forged one is InvalidCursorError
+# (BAD_CURSOR), never an exception from the decoder or the database (an INTERNAL error and a traceback).
+# The cursors this API hands out are well under this length; the bound keeps the decoders' work small.
+MAX_CURSOR_LENGTH = 256
+# Every integer in a cursor is a row id: BIGINT on PostgreSQL, INTEGER (signed 64 bits) on SQLite, where a
+# larger Python int makes the driver raise OverflowError.
+MAX_ROW_ID = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class PageLimits:
@@ -28,6 +36,9 @@ class PageLimits:
 
 class InvalidCursorError(ValueError):
     """A cursor that this server did not hand out (or for another list)."""
+
+    def __init__(self, message: str = "the cursor is not one this API returned") -> None:
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -48,16 +59,45 @@ def encode_cursor(kind: str, values: Sequence[str | int]) -> str:
 
 
 def decode_cursor(kind: str, cursor: str, arity: int) -> list[str | int]:
+    """The values of a cursor of `kind`: `arity` strings (printable ASCII) or row ids (0..MAX_ROW_ID).
+
+    Raises InvalidCursorError for anything else; the caller still checks which value has which type.
+    """
+    if len(cursor) > MAX_CURSOR_LENGTH or not cursor.isascii():
+        raise InvalidCursorError()
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        decoded = json.loads(raw)
+        decoded = json.loads(raw)  # UnicodeDecodeError, and too many digits for int(), are ValueErrors
     except (binascii.Error, ValueError) as exc:
-        raise InvalidCursorError("the cursor is not one this API returned") from exc
+        raise InvalidCursorError() from exc
     if (
         not isinstance(decoded, list)
         or len(decoded) != arity + 1
         or decoded[0] != kind
-        or not all(isinstance(value, str | int) for value in decoded[1:])
+        or not all(_valid_value(value) for value in decoded[1:])
     ):
-        raise InvalidCursorError("the cursor is not one this API returned")
+        raise InvalidCursorError()
     return list(decoded[1:])
+
+
+def _valid_value(value: object) -> bool:
+    if isinstance(value, bool):  # an int to isinstance(), never in a cursor of ours
+        return False
+    if isinstance(value, int):
+        return 0 <= value <= MAX_ROW_ID
+    # Printable ASCII: no NUL (which PostgreSQL refuses in text) and no lone surrogate (which no driver can
+    # encode), both of which JSON escapes can carry.
+    return isinstance(value, str) and value.isascii() and value.isprintable()
+
+
+def decode_row_id(cursor: str) -> int:
+    """A cursor that is a row id in decimal, as `storeEvents` hands out (its event ids).
+
+    Only ASCII digits: `str.isdigit()` also accepts "²" and other digits that `int()` refuses or reads.
+    """
+    if not (1 <= len(cursor) <= len(str(MAX_ROW_ID)) and cursor.isascii() and cursor.isdigit()):
+        raise InvalidCursorError()
+    value = int(cursor)
+    if value > MAX_ROW_ID:
+        raise InvalidCursorError()
+    return value

@@ -6,8 +6,10 @@ import logging
 import secrets
 from collections.abc import Callable
 
+import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.types import ExecutionContext
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +21,32 @@ class ClientError(Exception):
         super().__init__(message)
         # graphql-core copies an original error's `extensions` into the error the client receives.
         self.extensions = {"code": code}
+
+
+def _where(error: GraphQLError) -> str:
+    return ".".join(str(part) for part in error.path or ()) or "(operation)"
+
+
+class Schema(strawberry.Schema):
+    """strawberry.Schema, except that an error meant for the client is logged as one line, not a traceback.
+
+    Strawberry logs every error of a result at ERROR, with the original exception's traceback, before
+    MaskInternalErrors sees it. A ClientError (a forged cursor, an unknown store) is an answer, not a fault:
+    it gets one INFO line, so that what clients send cannot fill the log with tracebacks. Other errors are
+    logged as Strawberry logs them.
+    """
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        faults = []
+        for error in errors:
+            original = error.original_error
+            if isinstance(original, ClientError):
+                log.info("client error %s at %s: %s", original.extensions["code"], _where(error), original)
+            else:
+                faults.append(error)
+        super().process_errors(faults, execution_context)
 
 
 def _is_internal(error: GraphQLError) -> bool:
@@ -47,7 +75,7 @@ class MaskInternalErrors(MaskErrors):
         log.error(
             "internal error %s at %s",
             error_id,
-            ".".join(str(part) for part in error.path or ()) or "(operation)",
+            _where(error),
             exc_info=(type(original), original, original.__traceback__) if original is not None else None,
         )
         return GraphQLError(

@@ -15,7 +15,7 @@ from storeplane.graphql.types.engine import Engine
 from storeplane.graphql.types.enums import StoreStatus, mirror
 from storeplane.graphql.types.store import Store
 from storeplane.graphql.types.store_event import StoreEvent
-from storeplane.pagination import InvalidCursorError
+from storeplane.pagination import InvalidCursorError, decode_row_id
 from storeplane.stores import records
 from storeplane.stores.service import StoreNotFound
 
@@ -32,12 +32,13 @@ def selects(selections: Sequence[Selection], *path: str) -> bool:
 
 
 def event_cursor(after: strawberry.ID | None) -> int | None:
-    """An event id given as a cursor (`after`), checked."""
+    """An event id given as a cursor (`after`), checked (for the query and the subscription alike)."""
     if after is None:
         return None
-    if not after.isdigit():
-        raise ClientError("`after` is an event id, as returned in StoreEvent.id.", code="BAD_CURSOR")
-    return int(after)
+    try:
+        return decode_row_id(after)
+    except InvalidCursorError as exc:
+        raise ClientError("`after` is an event id, as returned in StoreEvent.id.", code="BAD_CURSOR") from exc
 
 
 async def resolve_stores(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import partial
 
-import strawberry
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -14,7 +13,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
-from storeplane.graphql.errors import MaskInternalErrors
+from storeplane.graphql.errors import MaskInternalErrors, Schema
 from storeplane.graphql.fanout import SharedEventExecutor
 from storeplane.graphql.mutations import Mutation
 from storeplane.graphql.queries import Query
@@ -26,14 +25,14 @@ from storeplane.settings import Settings
 DOCUMENT_CACHE_SIZE = 256
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: Settings) -> Schema:
     # The limiters' rule classes are built once: each limiter instance makes a new class, and a new class
     # per request would make every validation cache key unique (the cache would never hit).
     rules = [
         *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
     ]
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -79,11 +79,15 @@ async def resolve_store_changed(
     info: Info, store_id: strawberry.ID | None = None
 ) -> AsyncGenerator[Store, None]:
     owner = caller_of(info).owner
+    services = info.context.services
+    # As for storeEvents: a foreign, unknown or malformed id is refused rather than followed in silence.
+    if store_id is not None and await services.stores.get_store(owner=owner, id=store_id) is None:
+        raise ClientError("No such store.", code="NOT_FOUND")
 
     def mine(change: StoreChanged) -> bool:
         return change.store.owner == owner and (store_id is None or change.store.id == store_id)
 
-    async with aclosing(info.context.services.changes.subscribe(mine)) as changes:
+    async with aclosing(services.changes.subscribe(mine)) as changes:
         async for change in changes:
             yield Store.from_record(change.store)
         if changes.close_reason is not None:

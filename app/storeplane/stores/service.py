@@ -9,6 +9,10 @@ Status changes go through stores/transitions.py, the only code that writes a sto
 compare-and-set, then the api StoreEvent, then StoreChanged. Only then is the request handed to the
 provisioner, so a crash in between leaves the request in the row, where the reconciler finds it.
 
+Ids and cursors come from clients as they are: an id that no store can have is an unknown store (answered
+without asking the database, which refuses some strings: NUL in PostgreSQL text, lone surrogates anywhere),
+and a forged cursor is InvalidCursorError.
+
 Deleting twice: `delete_store` on a store that is already Deleting is idempotent (it returns the store and
 changes nothing); on a Deleted store it returns InvalidState.
 """
@@ -16,9 +20,10 @@ changes nothing); on a Deleted store it returns InvalidState.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -29,7 +34,7 @@ from storeplane.engines.catalog import Catalog
 from storeplane.events.models import StoreEvent, newest_events
 from storeplane.events.records import EventRecord
 from storeplane.events.writer import EventWriter
-from storeplane.pagination import Page, PageLimits, decode_cursor, encode_cursor
+from storeplane.pagination import InvalidCursorError, Page, PageLimits, decode_cursor, encode_cursor
 from storeplane.provisioning.protocol import Provisioner
 from storeplane.stores.changes import StoreChanges
 from storeplane.stores.models import Store, StoreStatus
@@ -41,6 +46,9 @@ from storeplane.stores.transitions import TransitionConflict, announce_created, 
 # The idempotency_key column's width.
 MAX_IDEMPOTENCY_KEY_LENGTH = 128
 _STORE_CURSOR = "store"
+# What a store id may look like: the characters of a Kubernetes label value (the id is one) and at most the
+# id column's width. Looser than the ids models.new_store_id makes, so that the check never hides a store.
+_STORE_ID_SHAPE = re.compile(r"[A-Za-z0-9._-]{1,32}")
 # A derived namespace is drawn again when taken; more than a few misses means something is badly wrong.
 _NAMESPACE_ATTEMPTS = 8
 
@@ -78,6 +86,27 @@ class InvalidState:
     id: str
     status: StoreStatus
     action: str
+
+
+def is_store_id(value: str) -> bool:
+    """Whether `value` may be a store id; a value that may not is an unknown store."""
+    return _STORE_ID_SHAPE.fullmatch(value) is not None
+
+
+def _store_position(cursor: str) -> tuple[datetime, str]:
+    """The (created_at, id) of the last store of a page, from the cursor `list_stores` handed out."""
+    created, last_id = decode_cursor(_STORE_CURSOR, cursor, 2)
+    if not isinstance(created, str) or not isinstance(last_id, str) or not is_store_id(last_id):
+        raise InvalidCursorError()
+    try:
+        since = datetime.fromisoformat(created)
+        # Ours carry the column's time zone (UTC), and a naive time would be ambiguous. Converting can push
+        # a forged time out of datetime's range ("0001-01-01T00:00:00+23:59"): OverflowError.
+        if since.tzinfo is not None:
+            return since.astimezone(UTC), last_id
+    except (ValueError, OverflowError) as exc:
+        raise InvalidCursorError() from exc
+    raise InvalidCursorError()
 
 
 CreateResult = StoreRecord | InvalidInput | NameTaken | QuotaExceeded | UnknownEngine
@@ -154,6 +183,8 @@ class StoreService:
     # --- queries ---
 
     async def get_store(self, *, owner: str, id: str) -> StoreRecord | None:
+        if not is_store_id(id):
+            return None
         row = await Store.get_or_none(id=id, owner=owner)
         return None if row is None else StoreRecord.of(row)
 
@@ -178,9 +209,8 @@ class StoreService:
         if search:
             query = query.filter(name__icontains=search)
         if after is not None:
-            created, last_id = decode_cursor(_STORE_CURSOR, after, 2)
-            since = datetime.fromisoformat(str(created))
-            query = query.filter(Q(created_at__gt=since) | Q(created_at=since, id__gt=str(last_id)))
+            since, last_id = _store_position(after)
+            query = query.filter(Q(created_at__gt=since) | Q(created_at=since, id__gt=last_id))
         rows = await query.order_by("created_at", "id").limit(size + 1)
         items = [StoreRecord.of(row) for row in rows[:size]]
         return Page(
@@ -198,7 +228,7 @@ class StoreService:
         size = self.page_limits.clamp(first)
         query = StoreEvent.filter(id__gt=after or 0)
         if store_id is not None:
-            if not await Store.exists(id=store_id, owner=owner):
+            if not is_store_id(store_id) or not await Store.exists(id=store_id, owner=owner):
                 return StoreNotFound(store_id)
             query = query.filter(store_id=store_id)
         else:

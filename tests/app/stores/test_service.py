@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,7 @@ from storeplane.settings import Settings
 from storeplane.stores import service as service_module
 from storeplane.stores import transitions
 from storeplane.stores.changes import ChangeKind, StoreChanged
-from storeplane.stores.models import Store, StoreStatus
+from storeplane.stores.models import Store, StoreStatus, new_store_id
 from storeplane.stores.owners import StoreOwners
 from storeplane.stores.records import StoreRecord
 from storeplane.stores.service import (
@@ -247,6 +249,75 @@ async def test_another_owners_store_is_not_found_for_every_operation(harness: Ha
     # Exactly what a missing id gives: nothing tells bob the store exists.
     assert await service.delete_store(owner="bob", id="st-missing") == StoreNotFound("st-missing")
     assert (await Store.get(id=store.id)).status == StoreStatus.PENDING
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    ["", "²", "1" * 33, "x" * 10_000, "-1\n", "st-\x00", "st-\ud800", "st-caf\u00e9", "st abc"],
+    ids=[
+        "empty",
+        "superscript-two",
+        "too-long",
+        "very-long",
+        "newline",
+        "nul",
+        "surrogate",
+        "non-ascii",
+        "space",
+    ],
+)
+async def test_an_id_no_store_can_have_is_an_unknown_store(harness: Harness, bad_id: str) -> None:
+    await harness.create("shop")
+    service = harness.service
+    assert not service_module.is_store_id(bad_id)
+    assert await service.get_store(owner="alice", id=bad_id) is None
+    assert await service.delete_store(owner="alice", id=bad_id) == StoreNotFound(bad_id)
+    assert await service.retry_store(owner="alice", id=bad_id) == StoreNotFound(bad_id)
+    assert await service.list_events(owner="alice", store_id=bad_id, after=None, first=10) == StoreNotFound(
+        bad_id
+    )
+    # Audited like any rejected call, with the id escaped and cut to what every database can store.
+    entries = await AuditEntry.filter(action__in=["deleteStore", "retryStore"])
+    assert len(entries) == 2
+    assert {(entry.outcome, entry.detail) for entry in entries} == {(AuditOutcome.REJECTED, "StoreNotFound")}
+    assert all(entry.target.isprintable() and len(entry.target) <= 255 for entry in entries)
+
+
+async def test_generated_store_ids_are_store_ids(harness: Harness) -> None:
+    assert all(service_module.is_store_id(new_store_id()) for _ in range(100))
+    assert service_module.is_store_id("st-missing")
+
+
+def crafted_cursor(content: list[Any]) -> str:
+    """A cursor encoded as the service encodes its own, around content of the caller's choosing."""
+    return base64.urlsafe_b64encode(json.dumps(content).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        ["store", "not a date", "st-abc"],
+        ["store", "2024-01-01T00:00:00", "st-abc"],  # no time zone
+        ["store", "0001-01-01T00:00:00+23:59", "st-abc"],  # out of range once in UTC
+        ["store", 5, "st-abc"],
+        ["store", "2024-01-01T00:00:00+00:00", 5],
+        ["store", "2024-01-01T00:00:00+00:00", "st-\x00"],
+        ["store", "2024-01-01T00:00:00+00:00", "x" * 40],
+        ["audit", 1],
+    ],
+)
+async def test_a_forged_stores_cursor_is_invalid(harness: Harness, content: list[Any]) -> None:
+    with pytest.raises(InvalidCursorError):
+        await harness.service.list_stores(owner="alice", first=2, after=crafted_cursor(content))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [["audit", "12"], ["audit", True], ["audit", -1], ["audit", 2**63], ["audit", 1.0], ["store", 1]],
+)
+async def test_a_forged_audit_cursor_is_invalid(harness: Harness, content: list[Any]) -> None:
+    with pytest.raises(InvalidCursorError):
+        await harness.service.list_audit(owner="alice", first=2, after=crafted_cursor(content))
 
 
 async def test_retry_moves_a_failed_store_back_to_pending_and_resubmits_it(harness: Harness) -> None:
