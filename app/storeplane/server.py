@@ -11,15 +11,18 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from storeplane.auth.sessions import SessionSigner, load_session_key
 from storeplane.auth.tokens import TokenAuthenticator, load_tokens
+from storeplane.body_limit import AUTH_BODY_LIMIT, BodyLimit
 from storeplane.graphql.schema import build_schema
 from storeplane.graphql.view import GraphQLApp
 from storeplane.lifespan_state import LifespanState, lifespan_state
@@ -87,5 +90,11 @@ def create_app(
             # Last: the bundle's catch-all answers every other GET with a file or index.html.
             *web_routes(dist=web_dist),
         ],
+        # Outside the routes, so that every body is bounded while it arrives, whatever reads it.
+        middleware=[Middleware(BodyLimit, limit_for=partial(_body_limit, settings))],
         lifespan=lifespan,
     )
+
+
+def _body_limit(settings: Settings, path: str) -> int:
+    return AUTH_BODY_LIMIT if path.startswith("/auth/") else settings.http_max_body_bytes

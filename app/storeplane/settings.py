@@ -196,6 +196,11 @@ class Settings(BaseSettings):
     )
     graphql_max_tokens: int = Field(default=2000, ge=1, description="Most tokens in one GraphQL document.")
     graphql_max_aliases: int = Field(default=15, ge=0, description="Most aliases in one GraphQL document.")
+    http_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body /graphql accepts; a larger one gets 413 as it arrives.",
+    )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(
         default=8000, ge=0, le=65535, description="Port the HTTP server listens on (0 = any free)."
