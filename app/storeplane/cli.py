@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -16,14 +17,24 @@ from storeplane.paths import REPO_ROOT
 from storeplane.settings import Settings
 
 
-def _serve(settings: Settings, *, host: str, port: int) -> None:
+def _serve(settings: Settings, *, host: str, port: int) -> int:
     from storeplane.cluster import kube_cluster
+    from storeplane.preflight import StartupError, preflight
     from storeplane.server import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Everything the server creates is its own: the database with its WAL and SHM (owners, client addresses),
-    # the session key and the development token. No other account on the host reads them.
+    # the session key and the development token. No other account on the host reads them. Set before the
+    # checks, which create the data folder and the database file.
     os.umask(0o077)
+    try:
+        asyncio.run(preflight(settings, host=host, port=port))
+    except StartupError as exc:
+        # Something outside the code is wrong (helm, the cluster, the database, the port): say what to fix.
+        print(f"storeplane: {exc.sentence}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C while a check waits: the shell's status for SIGINT, without a traceback
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = uvicorn.Config(
         create_app(settings, cluster=kube_cluster()),
         host=host,
@@ -31,11 +42,13 @@ def _serve(settings: Settings, *, host: str, port: int) -> None:
         lifespan="on",
         # The sans-I/O implementation of the websockets library (its legacy one is deprecated).
         ws="websockets-sansio",
+        ws_max_size=settings.ws_max_message_bytes,
         log_config=None,
         # Compression state costs ~45 KiB per websocket; events are small and mostly go to a LAN.
         ws_per_message_deflate=False,
     )
     uvicorn.Server(config).run()
+    return 0
 
 
 def _export_schema(settings: Settings, *, output: Path) -> None:
@@ -76,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(settings_error(exc), file=sys.stderr)
         return 2
     if args.command == "serve":
-        _serve(
+        return _serve(
             settings,
             host=args.host if args.host is not None else settings.host,
             port=args.port if args.port is not None else settings.port,

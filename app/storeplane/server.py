@@ -11,6 +11,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -78,7 +79,11 @@ def create_app(
             status_code=200 if ready else 503,
         )
 
-    graphql = GraphQLApp(schema=build_schema(settings), graphql_ide="graphiql")
+    graphql = GraphQLApp(
+        schema=build_schema(settings),
+        graphql_ide="graphiql",
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
+    )
     # The dashboard's session cookie authenticates GraphQL too (web.py).
     graphql_with_sessions = SessionAuth(graphql)
     return Starlette(

@@ -201,6 +201,14 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body /graphql accepts; a larger one gets 413 as it arrives.",
     )
+    ws_connection_init_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A websocket without connection_init this long is closed (4408)."
+    )
+    ws_max_message_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest websocket message read; a larger one closes it (1009).",
+    )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(
         default=8000, ge=0, le=65535, description="Port the HTTP server listens on (0 = any free)."

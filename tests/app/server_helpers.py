@@ -73,6 +73,7 @@ async def run_server(
         port=0,
         lifespan="on",
         ws="websockets-sansio",
+        ws_max_size=settings.ws_max_message_bytes,
         log_config=None,
         timeout_graceful_shutdown=5,
     )
