@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from storeplane.auth.sessions import SessionSigner
 from storeplane.auth.tokens import TokenAuthenticator
-from storeplane.graphql.context import Services
 
 if TYPE_CHECKING:
     from storeplane.system import System
@@ -19,7 +18,6 @@ if TYPE_CHECKING:
 
 class LifespanState(TypedDict):
     system: System
-    services: Services
     authenticator: TokenAuthenticator
     sessions: SessionSigner
 
@@ -27,6 +25,6 @@ class LifespanState(TypedDict):
 def lifespan_state(scope: Mapping[str, Any]) -> LifespanState:
     """The state of the request or websocket whose ASGI scope this is."""
     state = scope.get("state")
-    if not state or "services" not in state:
+    if not state or "system" not in state:
         raise RuntimeError("the application is not started (no lifespan state in the request's scope)")
     return cast(LifespanState, state)

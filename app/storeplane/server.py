@@ -52,7 +52,6 @@ def create_app(
             try:
                 yield LifespanState(
                     system=system,
-                    services=system.services,
                     authenticator=TokenAuthenticator(tokens),
                     sessions=sessions,
                 )

@@ -59,7 +59,7 @@ class GraphQLApp(GraphQL[Context, None]):
         return Context(
             request=request,
             response=response,
-            services=state["services"],
+            services=state["system"].services,
             caller=state["authenticator"].authenticate(token),
         )
 

@@ -16,6 +16,8 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.config import ConfigException, load_incluster_config
 from kubernetes_asyncio.config.kube_config import KubeConfigLoader, KubeConfigMerger
 
+from storeplane.k8s.errors import map_kube_errors
+
 KubeApi: TypeAlias = ApiClient
 """The API client, for annotations outside storeplane.k8s."""
 
@@ -66,3 +68,16 @@ async def kube_client(
         yield client
     finally:
         await client.close()
+
+
+async def server_version(api: KubeApi, *, timeout: float) -> None:
+    """GET /version (what VersionApi.get_code sends), with our timeout; errors mapped to ours (errors.py)."""
+    with map_kube_errors():
+        await api.call_api(
+            "/version",
+            "GET",
+            response_types_map={200: "object"},
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+            _request_timeout=timeout,
+        )

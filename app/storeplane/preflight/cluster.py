@@ -23,8 +23,8 @@ _KUBECONFIG_HINT = (
 
 async def check_cluster(settings: Settings) -> None:
     """Load the kubeconfig (or the in-cluster config) and GET /version from the API server it names."""
-    from storeplane.k8s.client import kube_client
-    from storeplane.k8s.errors import ClusterUnreachable, KubeApiError, map_kube_errors
+    from storeplane.k8s.client import kube_client, server_version
+    from storeplane.k8s.errors import ClusterUnreachable, KubeApiError
 
     source = _kube_source(settings)
     if settings.kubeconfig is not None and not settings.kubeconfig.is_file():
@@ -41,16 +41,7 @@ async def check_cluster(settings: Settings) -> None:
         ):
             server = public_url(str(api.configuration.host))
             try:
-                with map_kube_errors():
-                    # What kubernetes_asyncio's VersionApi.get_code sends, with a timeout of our own.
-                    await api.call_api(
-                        "/version",
-                        "GET",
-                        response_types_map={200: "object"},
-                        auth_settings=["BearerToken"],
-                        _return_http_data_only=True,
-                        _request_timeout=CLUSTER_REQUEST_TIMEOUT,
-                    )
+                await server_version(api, timeout=CLUSTER_REQUEST_TIMEOUT)
             except ClusterUnreachable as exc:
                 raise StartupError(
                     f"cannot reach the Kubernetes API at {server} ({_unreachable_reason(exc)}), named by "
