@@ -1,4 +1,4 @@
-"""`storeplane serve` and `storeplane export-schema`."""
+"""`storeplane serve`, `storeplane sign-in-link` and `storeplane export-schema`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 from pydantic import ValidationError
@@ -16,14 +17,18 @@ from pydantic import ValidationError
 from storeplane.paths import REPO_ROOT
 from storeplane.settings import Settings
 
+if TYPE_CHECKING:
+    from storeplane.auth.sign_in_codes import SignInCodes
+
 
 def _serve(settings: Settings, *, host: str, port: int) -> int:
     from storeplane.cluster import kube_cluster
     from storeplane.preflight import StartupError, preflight
     from storeplane.server import create_app
+    from storeplane.serving import uvicorn_config
 
     # Everything the server creates is its own: the database with its WAL and SHM (owners, client addresses),
-    # the session key and the development token. No other account on the host reads them. Set before the
+    # the development token. No other account on the host reads them. Set before the
     # checks, which create the data folder and the database file.
     os.umask(0o077)
     try:
@@ -35,20 +40,59 @@ def _serve(settings: Settings, *, host: str, port: int) -> int:
     except KeyboardInterrupt:
         return 130  # Ctrl-C while a check waits: the shell's status for SIGINT, without a traceback
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = uvicorn.Config(
-        create_app(settings, cluster=kube_cluster()),
-        host=host,
-        port=port,
-        lifespan="on",
-        # The sans-I/O implementation of the websockets library (its legacy one is deprecated).
-        ws="websockets-sansio",
-        ws_max_size=settings.ws_max_message_bytes,
-        log_config=None,
-        # Compression state costs ~45 KiB per websocket; events are small and mostly go to a LAN.
-        ws_per_message_deflate=False,
-    )
+    config = uvicorn_config(create_app(settings, cluster=kube_cluster()), settings, host=host, port=port)
     uvicorn.Server(config).run()
     return 0
+
+
+def _sign_in_link(settings: Settings, *, owner: str | None) -> int:
+    from storeplane.auth.sign_in_codes import SignInCodes
+    from storeplane.auth.tokens import OWNER_ROLE, load_tokens
+    from storeplane.preflight import StartupError
+    from storeplane.preflight.local import check_database
+
+    os.umask(0o077)
+    owners = sorted(set(load_tokens(settings).values()))
+    if owner is None and len(owners) == 1:
+        owner = owners[0]
+    if owner not in owners:
+        known = ", ".join(owners)
+        print(
+            f"storeplane: {'--owner is needed' if owner is None else f'no token is for owner {owner!r}'}: "
+            f"the owners in STOREPLANE_API_TOKENS are {known}",
+            file=sys.stderr,
+        )
+        return 2
+    codes = SignInCodes(ttl_seconds=settings.signin_code_ttl_seconds)
+    try:
+        code = asyncio.run(_mint(settings, codes, owner=owner, role=OWNER_ROLE, check=check_database))
+    except StartupError as exc:
+        print(f"storeplane: {exc.sentence}", file=sys.stderr)
+        return 2
+    print(f"{settings.base_url(host=settings.host, port=settings.port)}/auth/link?code={code}")
+    print(
+        f"storeplane: a sign-in link for {owner}: valid once, for {settings.signin_code_ttl_seconds:g} s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def _mint(
+    settings: Settings,
+    codes: SignInCodes,
+    *,
+    owner: str,
+    role: str,
+    check: Callable[[Settings], Awaitable[None]],
+) -> str:
+    from storeplane.db.lifecycle import close_db, init_db
+
+    await check(settings)  # a plain sentence (StartupError) for a database that cannot be opened
+    await init_db(settings)
+    try:
+        return await codes.mint(owner=owner, role=role)
+    finally:
+        await close_db()
 
 
 def _export_schema(settings: Settings, *, output: Path) -> None:
@@ -74,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the API server")
     serve.add_argument("--host", help="address to bind (default: STOREPLANE_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: STOREPLANE_PORT or 8000)")
+    link = commands.add_parser(
+        "sign-in-link", help="print a one-time link that signs a browser in to the dashboard"
+    )
+    link.add_argument("--owner", help="whose dashboard (default: the only owner, when there is one)")
     export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
     export.add_argument(
         "--output",
@@ -94,8 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             host=args.host if args.host is not None else settings.host,
             port=args.port if args.port is not None else settings.port,
         )
-    else:
-        _export_schema(settings, output=args.output)
+    if args.command == "sign-in-link":
+        return _sign_in_link(settings, owner=args.owner)
+    _export_schema(settings, output=args.output)
     return 0
 
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypedDict, cast
 
-from storeplane.auth.sessions import SessionSigner
+from storeplane.auth.sessions import SessionStore
+from storeplane.auth.sign_in_codes import SignInCodes
+from storeplane.auth.throttle import SignInThrottle
 from storeplane.auth.tokens import TokenAuthenticator
+from storeplane.sockets import SocketRegistry
 
 if TYPE_CHECKING:
     from storeplane.system import System
@@ -19,7 +22,10 @@ if TYPE_CHECKING:
 class LifespanState(TypedDict):
     system: System
     authenticator: TokenAuthenticator
-    sessions: SessionSigner
+    sessions: SessionStore
+    sign_in_codes: SignInCodes
+    sign_in_throttle: SignInThrottle
+    sockets: SocketRegistry
 
 
 def lifespan_state(scope: Mapping[str, Any]) -> LifespanState:

@@ -6,6 +6,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
+import aiohttp
 import pytest
 from kubernetes_asyncio.client import ApiClient, CoreV1Api
 
@@ -31,3 +32,10 @@ async def namespace_name(api: ApiClient) -> AsyncIterator[str]:
         await core.patch_namespaced_config_map("held", name, {"metadata": {"finalizers": None}})
     with contextlib.suppress(Exception):
         await core.delete_namespace(name)
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP client that keeps no cookies: each test sends the credentials it means to send."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
+        yield session

@@ -15,7 +15,8 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection
 
 from storeplane.server import create_app
-from storeplane.settings import Settings
+from storeplane.serving import uvicorn_config
+from storeplane.settings import Settings, parse_api_tokens
 from storeplane.stores.progress import StatusOnlyTracker
 from storeplane.system import Cluster, ClusterParts, Core, System
 from tests.app.fake_provisioner import RecordingProvisioner
@@ -25,6 +26,11 @@ BOB_TOKEN = "bob-token-0123456789abc"
 API_TOKENS = f"{ALICE_TOKEN}:alice,{BOB_TOKEN}:bob"
 STARTUP_TIMEOUT = 20.0
 RECEIVE_TIMEOUT = 10.0
+
+
+def token_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings with alice's and bob's tokens and the data folder in this test's tmp_path."""
+    return Settings(data_dir=tmp_path / "data", api_tokens=parse_api_tokens(API_TOKENS), **overrides)
 
 
 @dataclass
@@ -67,16 +73,7 @@ async def run_server(
         cluster=cluster or recording_cluster,
         **({} if web_dist is None else {"web_dist": web_dist}),
     )
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        lifespan="on",
-        ws="websockets-sansio",
-        ws_max_size=settings.ws_max_message_bytes,
-        log_config=None,
-        timeout_graceful_shutdown=5,
-    )
+    config = uvicorn_config(app, settings, host="127.0.0.1", port=0, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(), name="uvicorn")
     try:

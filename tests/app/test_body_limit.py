@@ -9,8 +9,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from storeplane.settings import Settings, parse_api_tokens
-from tests.app.server_helpers import ALICE_TOKEN, API_TOKENS, RunningServer, run_server
+from tests.app.server_helpers import ALICE_TOKEN, RunningServer, run_server, token_settings
 
 FIFTY_MB = 50 * 1024 * 1024
 CHUNK = 256 * 1024
@@ -55,7 +54,7 @@ async def post_raw(server: RunningServer, path: str, *, chunked: bool, slowly: b
 
 @pytest.fixture
 async def server(tmp_path: Path) -> RunningServer:  # type: ignore[misc]
-    settings = Settings(data_dir=tmp_path / "data", api_tokens=parse_api_tokens(API_TOKENS))
+    settings = token_settings(tmp_path)
     async with run_server(settings) as running:
         yield running
 

@@ -15,15 +15,14 @@ import aiohttp
 from kubesim.process import KubesimProcess
 from storeplane.cli import main
 from storeplane.provisioning.protocol import NoProvisioner
-from storeplane.settings import Settings, parse_api_tokens
 from storeplane.stores.progress import StatusOnlyTracker
 from storeplane.system import ClusterParts, Core
-from tests.app.server_helpers import API_TOKENS, run_server
+from tests.app.server_helpers import run_server, token_settings
 from tests.helpers import REPO, eventually
 
 
 async def test_healthz_and_readyz_report_the_process_and_the_database(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", api_tokens=parse_api_tokens(API_TOKENS))
+    settings = token_settings(tmp_path)
     async with run_server(settings) as server, aiohttp.ClientSession() as http:
         async with http.get(f"{server.url}/healthz") as response:
             assert (response.status, await response.json()) == (200, {"status": "ok"})
@@ -56,7 +55,7 @@ async def test_the_cluster_side_runs_inside_the_writer_and_adds_readiness_checks
         finally:
             calls.append(f"stop cluster (writer running: {core.writer.running})")
 
-    settings = Settings(data_dir=tmp_path / "data", api_tokens=parse_api_tokens(API_TOKENS))
+    settings = token_settings(tmp_path)
     async with run_server(settings, cluster=cluster) as server, aiohttp.ClientSession() as http:
         assert calls == ["start cluster (writer running: True)"]
         async with http.get(f"{server.url}/readyz") as response:

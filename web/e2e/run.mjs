@@ -3,7 +3,7 @@
 // Starts kubesim and `storeplane serve` in process groups of their own, on free ports, with a data folder in a
 // temporary directory; stops both whatever happens. Needs the production bundle (`npm run build`) and the
 // Python environment (`scripts/bootstrap`). Screenshots go to docs/screenshots/.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,12 +11,15 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const SCREENSHOTS = join(REPO, 'docs', 'screenshots');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'];
 const TOKEN = 'e2e-token-0123456789abcdef';
+const OWNER = 'alice';
 // A store whose pod never becomes ready is Failed after this long.
 const PROVISIONING_TIMEOUT = 6;
 const READY_TIMEOUT = 60_000;
@@ -110,7 +113,9 @@ function serverEnv() {
     HELM_DATA_HOME: helm('data'),
     STOREPLANE_KUBECONFIG: join(work, 'kubeconfig'),
     STOREPLANE_DATA_DIR: data,
-    STOREPLANE_API_TOKENS: `${TOKEN}:alice`,
+    STOREPLANE_API_TOKENS: `${TOKEN}:${OWNER}`,
+    // What `storeplane sign-in-link` builds its address from (`serve --port` overrides it for the server).
+    STOREPLANE_PORT: String(port),
     STOREPLANE_PROVISIONING_TIMEOUT_SECONDS: String(PROVISIONING_TIMEOUT),
     STOREPLANE_WATCH_BACKOFF_INITIAL_SECONDS: '0.05',
     STOREPLANE_WATCH_BACKOFF_MAX_SECONDS: '0.5',
@@ -129,6 +134,18 @@ async function startServer() {
     90_000,
     200,
   );
+}
+
+/** A one-time sign-in link from the CLI, as `scripts/run` gets one: same settings as the server, link on stdout. */
+async function signInLink() {
+  const { stdout } = await promisify(execFile)(join(REPO, '.venv', 'bin', 'storeplane'), ['sign-in-link', '--owner', OWNER], {
+    cwd: REPO,
+    env: serverEnv(),
+    timeout: STEP_TIMEOUT,
+  });
+  const link = stdout.trim();
+  assert.match(link, new RegExp(`^${base.replace(/[.]/g, '\\.')}/auth/link\\?code=[^&\\s]+$`));
+  return link;
 }
 
 async function api(query, variables = {}) {
@@ -199,7 +216,7 @@ before(async () => {
   context = await chromium.launchPersistentContext(join(work, 'chromium-profile'), {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    args: CHROMIUM_ARGS,
     viewport: { width: 1200, height: 860 },
   });
 });
@@ -210,9 +227,11 @@ after(async () => {
   if (process.env.E2E_KEEP !== '1') rmSync(work, { recursive: true, force: true });
 });
 
-test('the sign-in URL trades the token for a cookie and leaves it out of the address bar', async () => {
+test('a one-time sign-in link trades its code for a cookie, leaves the address bar, and works once', async () => {
+  const link = await signInLink();
+  const code = new URL(link).searchParams.get('code');
   const page = await context.newPage();
-  await page.goto(`${base}/?token=${TOKEN}`);
+  await page.goto(link);
   assert.equal(page.url(), `${base}/`);
   await page.getByTestId('connection').getByText('Live').waitFor();
   await page.getByText('You have no stores yet.').waitFor();
@@ -221,8 +240,76 @@ test('the sign-in URL trades the token for a cookie and leaves it out of the add
   assert.ok(session, 'no session cookie');
   assert.equal(session.httpOnly, true);
   assert.equal(session.sameSite, 'Strict');
-  assert.ok(!session.value.includes(TOKEN));
+  assert.ok(!session.value.includes(TOKEN), 'the cookie holds the token');
+  assert.ok(!session.value.includes(code), 'the cookie holds the sign-in code');
+
+  // Used once: the same link again explains itself on the sign-in page (and this browser stays signed in).
+  await page.goto(link);
+  assert.equal(page.url(), `${base}/signin?error=invalid-link`);
+  assert.match(await page.getByRole('alert').textContent(), /used or has expired.*storeplane sign-in-link --owner/);
+  // The retired sign-in URL is refused without the token being looked at, and says why.
+  await page.goto(`${base}/?token=${TOKEN}`);
+  assert.equal(page.url(), `${base}/signin?error=token-in-url`);
+  assert.match(await page.getByRole('alert').textContent(), /no longer accepted in the address/);
   await page.close();
+});
+
+test('the account menu lists the browsers signed in, and signing another out ends its live view at once', async () => {
+  // Another browser, signed in with a pasted token; it says it is Firefox so that the list tells the two apart.
+  const otherBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  try {
+    const otherContext = await otherBrowser.newContext({
+      userAgent: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:128.0) Gecko/20100101 Firefox/128.0',
+    });
+    const other = await otherContext.newPage();
+    await other.goto(`${base}/signin`);
+    await other.getByLabel('API token').fill(TOKEN);
+    await other.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await other.waitForURL(`${base}/`);
+    await other.getByTestId('connection').getByText('Live').waitFor();
+
+    const page = await context.newPage();
+    await page.goto(`${base}/`);
+    await page.getByTestId('connection').getByText('Live').waitFor();
+    const account = page.getByRole('button', { name: `Account: ${OWNER}`, exact: true });
+    assert.equal(await account.getAttribute('aria-expanded'), 'false');
+    await account.click();
+    assert.equal(await account.getAttribute('aria-expanded'), 'true');
+    const menu = page.getByRole('dialog', { name: 'Account' });
+    assert.match(await menu.locator('.account-who').textContent(), new RegExp(`Signed in as ${OWNER}\\s*owner`));
+    const sessions = menu.getByRole('listitem');
+    await until('both sessions in the menu', async () => (await sessions.count()) === 2);
+    const mine = sessions.filter({ hasText: 'this browser' });
+    assert.equal(await mine.count(), 1);
+    assert.match(await mine.textContent(), /with a sign-in link/);
+    const theirs = sessions.filter({ hasText: 'Firefox 128 on macOS' });
+    assert.match(await theirs.textContent(), /with a token \(sha256:[0-9a-f]+\)/);
+    assert.ok(!(await theirs.textContent()).includes(TOKEN));
+
+    const header = await page.locator('header.topbar').boundingBox();
+    const box = await menu.boundingBox();
+    const left = Math.max(0, box.x - 24);
+    await page.screenshot({
+      path: join(SCREENSHOTS, 'account-menu.png'),
+      clip: { x: left, y: 0, width: header.width - left, height: box.y + box.height + 16 },
+    });
+
+    await theirs.getByRole('button', { name: /^Sign out Firefox 128 on macOS/ }).click();
+    await other.getByTestId('connection').getByText('Signed out').waitFor();
+    await until('the menu to list this browser only', async () => (await sessions.count()) === 1);
+    assert.match(await menu.getByRole('status').textContent(), /Signed out Firefox 128 on macOS/);
+    await other.reload();
+    await other.getByRole('heading', { name: 'Sign in to Storeplane' }).waitFor();
+
+    // Escape closes the menu and gives the focus back to its button.
+    await page.keyboard.press('Escape');
+    await menu.waitFor({ state: 'detached' });
+    assert.equal(await account.getAttribute('aria-expanded'), 'false');
+    assert.equal(await account.evaluate((element) => element === document.activeElement), true);
+    await page.close();
+  } finally {
+    await otherBrowser.close();
+  }
 });
 
 test('a store created in one page appears in both, reports its events and turns Ready', async () => {
@@ -334,4 +421,70 @@ test('after the server restarts, the page catches up without a gap or a duplicat
   assert.deepEqual(shown.slice(0, before.length), before);
   assert.equal(new Set(shown).size, shown.length);
   await page.close();
+});
+
+test('GraphiQL at /graphql comes from our bundle, uses the session, and runs a query and a live subscription offline', async () => {
+  // Offline as far as the page can tell: any request to another host is aborted, and counts as a failure.
+  const local = (url) => ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname);
+  const foreign = [];
+  const isForeign = (url) => !local(url.href);
+  const blockForeign = (route) => {
+    foreign.push(route.request().url());
+    return route.abort('blockedbyclient');
+  };
+  await context.route(isForeign, blockForeign);
+  const page = await context.newPage();
+  try {
+    let subscribeSent = false;
+    page.on('websocket', (socket) => {
+      if (!local(socket.url())) foreign.push(socket.url());
+      socket.on('framesent', ({ payload }) => {
+        if (String(payload).includes('"subscribe"')) subscribeSent = true;
+      });
+    });
+    const refused = [];
+    page.on('console', (message) => /Content Security Policy|Refused to/i.test(message.text()) && refused.push(message.text()));
+    page.on('pageerror', (error) => refused.push(String(error)));
+
+    const response = await page.goto(`${base}/graphql`);
+    assert.equal(response.status(), 200);
+    assert.match(response.headers()['content-security-policy'], /script-src 'self'(;|$)/);
+    const editor = page.getByRole('region', { name: 'Operation Editor' });
+    const result = page.getByRole('region', { name: 'Result Window' });
+    const resultText = () => result.locator('.view-lines').innerText();
+    await editor.locator('.view-lines', { hasText: 'engines' }).waitFor({ timeout: STEP_TIMEOUT });
+
+    // The default query, sent with the dashboard's cookie: no header was typed.
+    await page.getByRole('button', { name: /^Execute query/ }).click();
+    await until('the engines in the result pane', async () => /"key":\s*"woocommerce"/.test(await resultText()));
+
+    // A subscription over graphql-ws: a store created meanwhile, and its progress, arrive in the result pane.
+    await editor.locator('.monaco-editor').click();
+    await page.keyboard.press('ControlOrMeta+A');
+    const subscription = 'subscription { storeChanged { id name status } }';
+    await page.keyboard.insertText(subscription);
+    // GraphiQL parses the editor 100 ms after the last change (and saves it then): run it only once parsed, or
+    // it would go out over HTTP as the previous operation's kind.
+    await until('GraphiQL to parse the subscription', () =>
+      page.evaluate((text) => localStorage.getItem('graphiql:query') === text, subscription),
+    );
+    await page.getByRole('button', { name: /^Prettify query/ }).click();
+    await page.getByRole('button', { name: /^Execute query/ }).click();
+    await page.getByRole('button', { name: /^Stop query/ }).waitFor();
+    await until('GraphiQL to send the subscription', () => subscribeSent);
+    const created = await api(
+      'mutation { createStore(input: {name: "e2e-graphiql", engine: "woocommerce"}) { __typename ... on CreateStoreSuccess { store { id } } } }',
+    );
+    assert.equal(created.createStore.__typename, 'CreateStoreSuccess');
+    await until('the new store in the subscription’s results', async () => /"name":\s*"e2e-graphiql"/.test(await resultText()));
+    assert.match(await resultText(), new RegExp(`"id":\\s*"${created.createStore.store.id}"`));
+    await page.screenshot({ path: join(SCREENSHOTS, 'graphiql.png') });
+    await page.getByRole('button', { name: /^Stop query/ }).click();
+
+    assert.deepEqual(foreign, [], 'requests to another host');
+    assert.deepEqual(refused, [], 'errors or Content-Security-Policy refusals');
+  } finally {
+    await page.close();
+    await context.unroute(isForeign, blockForeign);
+  }
 });

@@ -2,6 +2,7 @@ import { createContext, useContext, useEffect, useState, useSyncExternalStore, t
 import { Provider } from 'urql';
 import { Connection, type ConnectionState } from './graphql/client';
 import { navigate, useRoute } from './router';
+import { AccountMenu } from './views/AccountMenu';
 import { SignIn } from './views/SignIn';
 import { StoreDetail } from './views/StoreDetail';
 import { StoreList } from './views/StoreList';
@@ -41,7 +42,7 @@ function sharedConnection(): Connection {
   return shared;
 }
 
-type Session = { state: 'checking' } | { state: 'signed-in'; owner: string } | { state: 'signed-out' };
+type Session = { state: 'checking' } | { state: 'signed-in'; owner: string; role: string } | { state: 'signed-out' };
 
 export function App() {
   const route = useRoute();
@@ -52,8 +53,9 @@ export function App() {
     fetch('/auth/session', { credentials: 'same-origin' })
       .then(async (response) => {
         if (cancelled) return;
-        if (response.ok) setSession({ state: 'signed-in', owner: ((await response.json()) as { owner: string }).owner });
-        else setSession({ state: 'signed-out' });
+        if (!response.ok) return setSession({ state: 'signed-out' });
+        const { owner, role } = (await response.json()) as { owner: string; role: string };
+        if (!cancelled) setSession({ state: 'signed-in', owner, role });
       })
       .catch(() => !cancelled && setSession({ state: 'signed-out' }));
     return () => {
@@ -62,7 +64,8 @@ export function App() {
   }, []);
 
   if (route.page === 'signin' || session.state === 'signed-out') {
-    return <SignIn error={route.page === 'signin' ? route.error : null} />;
+    const error = route.page === 'signin' ? route.error : null;
+    return <SignIn key={error} error={error} />;
   }
   if (session.state === 'checking') {
     return (
@@ -71,10 +74,10 @@ export function App() {
       </main>
     );
   }
-  return <SignedIn owner={session.owner} />;
+  return <SignedIn owner={session.owner} role={session.role} />;
 }
 
-function SignedIn({ owner }: { owner: string }) {
+function SignedIn({ owner, role }: { owner: string; role: string }) {
   const route = useRoute();
   // One connection for the page's lifetime (a module-level one: StrictMode renders twice in development).
   const connection = sharedConnection();
@@ -82,7 +85,7 @@ function SignedIn({ owner }: { owner: string }) {
   return (
     <ConnectionContext.Provider value={connection}>
       <Provider value={connection.urql}>
-        <Header owner={owner} connection={connection} />
+        <Header owner={owner} role={role} connection={connection} />
         <main className="page" id="main">
           {route.page === 'store' ? <StoreDetail key={route.id} id={route.id} /> : <StoreList />}
         </main>
@@ -98,12 +101,8 @@ const CONNECTION_TEXT: Record<ConnectionState, string> = {
   'signed-out': 'Signed out',
 };
 
-function Header({ owner, connection }: { owner: string; connection: Connection }) {
+function Header({ owner, role, connection }: { owner: string; role: string; connection: Connection }) {
   const state = useConnectionState(connection);
-  const signOut = async () => {
-    await fetch('/auth/signout', { method: 'POST', credentials: 'same-origin' });
-    window.location.assign('/signin');
-  };
   return (
     <header className="topbar">
       <a className="skip" href="#main">
@@ -121,12 +120,7 @@ function Header({ owner, connection }: { owner: string; connection: Connection }
           Sign in again
         </a>
       )}
-      <span className="owner" title="Signed in as">
-        {owner}
-      </span>
-      <button type="button" className="button small secondary" onClick={signOut}>
-        Sign out
-      </button>
+      <AccountMenu owner={owner} role={role} />
     </header>
   );
 }

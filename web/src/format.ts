@@ -13,11 +13,16 @@ export const SOURCE_LABEL: Record<EventSource, string> = { API: 'api', HELM: 'he
 
 /** "5 s", "3 min", "2 h", "4 d": how long ago `iso` was. */
 export function age(iso: string, now: number = Date.now()): string {
-  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (seconds < 60) return `${seconds} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
-  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h`;
-  return `${Math.floor(seconds / 86400)} d`;
+  return span((now - Date.parse(iso)) / 1000);
+}
+
+/** A number of seconds (at least 0) in the largest whole unit: "5 s", "3 min", "2 h", "4 d". */
+export function span(seconds: number): string {
+  const whole = Math.max(0, Math.round(seconds));
+  if (whole < 60) return `${whole} s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)} min`;
+  if (whole < 86400) return `${Math.floor(whole / 3600)} h`;
+  return `${Math.floor(whole / 86400)} d`;
 }
 
 export function dateTime(iso: string): string {

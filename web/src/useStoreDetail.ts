@@ -1,7 +1,7 @@
 // One store, live: its fields from storeChanged, its whole history from storeEvents (resumed by cursor), and
 // its Kubernetes objects re-read as events about them arrive.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { print } from 'graphql';
+import { stringifyDocument } from 'urql';
 import type { Connection } from './graphql/client';
 import {
   StoreChangedDocument,
@@ -62,7 +62,7 @@ export function useStoreDetail(connection: Connection, id: string) {
     };
     const changes = new ResumableSubscription<Store>({
       client: connection.ws,
-      query: print(StoreChangedDocument),
+      query: stringifyDocument(StoreChangedDocument),
       variables: { storeId: id },
       pick: (data) => (data as StoreChangedSubscription | undefined)?.storeChanged,
       onItem: applyStore,
@@ -71,7 +71,7 @@ export function useStoreDetail(connection: Connection, id: string) {
     // From the beginning: the replay is the timeline's history, then live events follow.
     const events = new ResumableSubscription<StoreEvent>({
       client: connection.ws,
-      query: print(StoreEventsDocument),
+      query: stringifyDocument(StoreEventsDocument),
       variables: { storeId: id, after: null },
       pick: (data) => (data as StoreEventsSubscription | undefined)?.storeEvents,
       idOf: (event) => event.id,

@@ -1,6 +1,6 @@
 // The live store list: a snapshot, storeChanged for every change and storeEvents for each store's last event.
 import { useEffect, useReducer } from 'react';
-import { print } from 'graphql';
+import { stringifyDocument } from 'urql';
 import type { Connection } from './graphql/client';
 import {
   StoreChangedDocument,
@@ -37,7 +37,7 @@ export function useStores(connection: Connection): [ReturnType<typeof storeListR
     // Subscribed before the snapshot is read: changes in between are held by the reducer, not lost.
     const changes = new ResumableSubscription<Store>({
       client: connection.ws,
-      query: print(StoreChangedDocument),
+      query: stringifyDocument(StoreChangedDocument),
       variables: {},
       pick: (data) => (data as StoreChangedSubscription | undefined)?.storeChanged,
       onItem: (store) => dispatch({ type: 'changed', store }),
@@ -51,7 +51,7 @@ export function useStores(connection: Connection): [ReturnType<typeof storeListR
         dispatch({ type: 'loaded', stores });
         events ??= new ResumableSubscription<EventFieldsFragment>({
           client: connection.ws,
-          query: print(StoreEventsDocument),
+          query: stringifyDocument(StoreEventsDocument),
           variables: { after: newestEventId(stores) },
           pick: (data) => (data as StoreEventsSubscription | undefined)?.storeEvents,
           idOf: (event) => event.id,

@@ -1,85 +1,153 @@
-"""Browser sessions: a signed cookie that stands for one configured token, never containing it.
+"""Browser sessions, kept server-side: the cookie holds a random secret, the database its SHA-256.
 
-The cookie value is `<expiry>.<fingerprint>.<signature>`: the fingerprint is an HMAC of the token under the
-server's session key (so the cookie reveals nothing about the token), the signature an HMAC of the rest. A
-session is valid while it has not expired and its token is still configured: removing a token from
-STOREPLANE_API_TOKENS signs out every browser that used it. The key lives in `<data_dir>/session-key`, so
-sessions survive a restart of the server.
+A session is valid until it expires or is revoked (sign-out, `revokeSession`), and while what it was signed in
+with still stands: removing a token from STOREPLANE_API_TOKENS signs out every browser signed in with it
+(TokenAuthenticator.vouches_for). Any replica on the same database can check any session.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import time
-from collections.abc import Callable, Mapping
-from pathlib import Path
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from storeplane.auth.tokens import ensure_secret_file
-from storeplane.settings import Settings
+from storeplane.auth.models import Session
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "storeplane_session"
-SESSION_KEY_FILE = "session-key"
-# How long a browser stays signed in before the sign-in URL (or a pasted token) is needed again.
-SESSION_MAX_AGE_SECONDS = 7 * 24 * 3600
+# A session's last_seen_at is written at most this often, so that browsing is not a stream of writes.
+LAST_SEEN_RESOLUTION = timedelta(seconds=60)
+# Rows past their expiry are kept this long (mySessions no longer shows them), then deleted.
+EXPIRED_KEPT = timedelta(days=1)
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+def is_session_id(value: str) -> bool:
+    """Whether `value` has the shape of a session id (anything else is no session)."""
+    return bool(_ID_RE.fullmatch(value))
 
 
-class SessionSigner:
-    """Issues and checks session cookie values for the configured tokens."""
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    id: str
+    owner: str
+    role: str
+    signed_in_with: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    user_agent: str | None
+    client_address: str | None
+
+    @classmethod
+    def from_row(cls, row: Session) -> SessionRecord:
+        return cls(
+            id=row.id,
+            owner=row.owner,
+            role=row.role,
+            signed_in_with=row.signed_in_with,
+            created_at=row.created_at,
+            last_seen_at=row.last_seen_at,
+            expires_at=row.expires_at,
+            user_agent=row.user_agent,
+            client_address=row.client_address,
+        )
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SessionStore:
+    """Starts, checks, lists and revokes sessions; `vouches(owner, signed_in_with)`: a credential stands."""
 
     def __init__(
         self,
-        key: bytes,
         *,
-        tokens: Mapping[str, str],
-        max_age: float = SESSION_MAX_AGE_SECONDS,
-        clock: Callable[[], float] = time.time,
+        max_age_seconds: float,
+        vouches: Callable[[str, str], bool],
+        clock: Callable[[], datetime] = _now,
     ) -> None:
-        self._key = key
-        self._max_age = max_age
+        self._max_age = timedelta(seconds=max_age_seconds)
+        self._vouches = vouches
         self._clock = clock
-        self._by_fingerprint = {self._fingerprint(token): token for token in tokens}
+        self._revoked_listeners: list[Callable[[str], None]] = []
 
     @property
-    def max_age(self) -> int:
-        return int(self._max_age)
+    def max_age_seconds(self) -> int:
+        return int(self._max_age.total_seconds())
 
-    def issue(self, token: str) -> str | None:
-        """A cookie value for `token`; None when it is not a configured token."""
-        fingerprint = self._fingerprint(token)
-        known = self._by_fingerprint.get(fingerprint)
-        if known is None or not hmac.compare_digest(known.encode(), token.encode()):
+    def on_revoked(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(session_id)` after a session is revoked in this process."""
+        self._revoked_listeners.append(listener)
+
+    async def start(
+        self,
+        *,
+        owner: str,
+        role: str,
+        signed_in_with: str,
+        user_agent: str | None,
+        client_address: str | None,
+    ) -> tuple[str, SessionRecord]:
+        """A new session: the cookie value (shown once, never stored) and its record."""
+        now = self._clock()
+        await Session.filter(expires_at__lt=now - EXPIRED_KEPT).delete()
+        secret = secrets.token_urlsafe(32)
+        row = await Session.create(
+            id=secrets.token_hex(16),
+            secret_hash=secret_hash(secret),
+            owner=owner,
+            role=role,
+            signed_in_with=signed_in_with,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + self._max_age,
+            user_agent=(user_agent or None) and user_agent[:256],
+            client_address=client_address,
+        )
+        log.info("session %s started for %s (%s)", row.id, owner, signed_in_with)
+        return secret, SessionRecord.from_row(row)
+
+    async def resolve(self, cookie: str | None) -> SessionRecord | None:
+        """The live session a cookie value stands for; None when malformed, unknown, expired or revoked."""
+        if not cookie or not _SECRET_RE.fullmatch(cookie):
             return None
-        payload = f"{int(self._clock() + self._max_age)}.{fingerprint}"
-        return f"{payload}.{self._sign(payload)}"
-
-    def token_of(self, value: str | None) -> str | None:
-        """The token a cookie value stands for; None when it is malformed, forged, expired or revoked."""
-        if not value:
+        row = await Session.get_or_none(secret_hash=secret_hash(cookie), revoked_at=None)
+        if row is None or not self._live(row):
             return None
-        payload, _, signature = value.rpartition(".")
-        expiry, _, fingerprint = payload.partition(".")
-        if not hmac.compare_digest(self._sign(payload).encode(), signature.encode()):
-            return None
-        try:
-            if int(expiry) <= self._clock():
-                return None
-        except ValueError:
-            return None
-        return self._by_fingerprint.get(fingerprint)
+        now = self._clock()
+        if now - row.last_seen_at >= LAST_SEEN_RESOLUTION:
+            await Session.filter(id=row.id).update(last_seen_at=now)
+            row.last_seen_at = now
+        return SessionRecord.from_row(row)
 
-    def _fingerprint(self, token: str) -> str:
-        return _b64(hmac.new(self._key, b"token:" + token.encode(), hashlib.sha256).digest()[:18])
+    async def of_owner(self, owner: str) -> list[SessionRecord]:
+        """The owner's live sessions, newest first."""
+        rows = await Session.filter(owner=owner, revoked_at=None, expires_at__gt=self._clock()).order_by(
+            "-created_at"
+        )
+        return [SessionRecord.from_row(row) for row in rows if self._live(row)]
 
-    def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self._key, b"session:" + payload.encode(), hashlib.sha256).digest())
+    async def revoke(self, *, owner: str, id: str) -> bool:
+        """Revoke one of the owner's live sessions; False when there is none with this id."""
+        revoked = await Session.filter(id=id, owner=owner, revoked_at=None).update(revoked_at=self._clock())
+        if not revoked:
+            return False
+        log.info("session %s of %s revoked", id, owner)
+        for listener in self._revoked_listeners:
+            listener(id)
+        return True
 
-
-def load_session_key(settings: Settings) -> bytes:
-    """The session key in the data folder, created (mode 0600) on first use. Blocking file I/O."""
-    return ensure_secret_file(Path(settings.data_dir) / SESSION_KEY_FILE).encode()
+    def _live(self, row: Session) -> bool:
+        return row.expires_at > self._clock() and self._vouches(row.owner, row.signed_in_with)

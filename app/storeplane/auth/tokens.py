@@ -5,6 +5,7 @@ Tokens are secrets: nothing here logs or returns one, and lookups compare in con
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import os
@@ -22,16 +23,44 @@ DEV_TOKEN_FILE = "dev-token"
 _BEARER = "bearer "
 
 
+# The one role static tokens carry today: full rights over the owner's own stores.
+OWNER_ROLE = "owner"
+SIGNED_IN_WITH_LINK = "sign-in link"
+
+
 @dataclass(frozen=True)
 class Caller:
     owner: str
+    role: str = OWNER_ROLE
+    # The browser session that authenticated this call; None for a bearer token.
+    session_id: str | None = None
+
+
+def token_fingerprint(token: str) -> str:
+    """What a session records of the token it was signed in with: a hash prefix, never the token."""
+    return "token sha256:" + hashlib.sha256(token.encode()).hexdigest()[:12]
 
 
 class TokenAuthenticator:
-    """Maps a presented token to its caller."""
+    """Maps a presented token to its caller, and says whether a session's credential is still configured."""
 
     def __init__(self, tokens: Mapping[str, str]) -> None:
         self._tokens = [(token.encode(), owner) for token, owner in tokens.items()]
+        self._by_fingerprint = {token_fingerprint(token): owner for token, owner in tokens.items()}
+        self._owners = frozenset(tokens.values())
+
+    def knows_owner(self, owner: str) -> bool:
+        return owner in self._owners
+
+    def vouches_for(self, owner: str, signed_in_with: str) -> bool:
+        """True while what a session was signed in with still stands for `owner`.
+
+        Removing a token from the settings ends the sessions signed in with it; a sign-in link's session
+        lasts while its owner has any token.
+        """
+        if signed_in_with == SIGNED_IN_WITH_LINK:
+            return owner in self._owners
+        return self._by_fingerprint.get(signed_in_with) == owner
 
     def authenticate(self, token: str | None) -> Caller | None:
         if not token:

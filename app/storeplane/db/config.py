@@ -14,7 +14,12 @@ from urllib.parse import urlsplit
 from storeplane.settings import Settings
 
 APP_LABEL = "storeplane"
-MODEL_MODULES = ["storeplane.stores.models", "storeplane.events.models", "storeplane.audit.models"]
+MODEL_MODULES = [
+    "storeplane.stores.models",
+    "storeplane.events.models",
+    "storeplane.audit.models",
+    "storeplane.auth.models",
+]
 MIGRATIONS_MODULE = "storeplane.migrations"
 
 

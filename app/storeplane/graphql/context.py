@@ -9,11 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 
+from storeplane.auth.sessions import SessionStore
 from storeplane.auth.tokens import Caller
 from storeplane.engines.catalog import Catalog
 from storeplane.events.bus import EventBus
 from storeplane.events.records import EventRecord
 from storeplane.graphql.errors import ClientError
+from storeplane.lifespan_state import lifespan_state
 from storeplane.stores.changes import StoreChanges
 from storeplane.stores.owners import StoreOwners
 from storeplane.stores.progress import StepTracker
@@ -56,3 +58,8 @@ def caller_of(info: Info) -> Caller:
             "Authentication required: send 'Authorization: Bearer <token>'.", code="UNAUTHENTICATED"
         )
     return caller
+
+
+def sessions_of(info: Info) -> SessionStore:
+    """The dashboard's session store, from the lifespan state."""
+    return lifespan_state(info.context.request.scope)["sessions"]

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import strawberry
 
-from storeplane.graphql.context import Info, caller_of
+from storeplane.auth.sessions import is_session_id
+from storeplane.graphql.context import Info, caller_of, sessions_of
 from storeplane.graphql.types.errors import (
     InvalidState,
     NameTaken,
@@ -44,6 +45,11 @@ class RetryStoreSuccess:
     store: Store
 
 
+@strawberry.type
+class RevokeSessionSuccess:
+    id: strawberry.ID = strawberry.field(description="The revoked session; its websockets are closed (4403).")
+
+
 CreateStoreResult = Annotated[
     CreateStoreSuccess | ValidationError | NameTaken | QuotaExceeded | UnknownEngine,
     strawberry.union("CreateStoreResult"),
@@ -54,6 +60,8 @@ DeleteStoreResult = Annotated[
 RetryStoreResult = Annotated[
     RetryStoreSuccess | NotFound | InvalidState, strawberry.union("RetryStoreResult")
 ]
+
+RevokeSessionResult = Annotated[RevokeSessionSuccess | NotFound, strawberry.union("RevokeSessionResult")]
 
 
 def _change_error(result: service.StoreNotFound | service.InvalidState) -> NotFound | InvalidState:
@@ -101,6 +109,13 @@ async def resolve_retry_store(info: Info, id: strawberry.ID) -> RetryStoreResult
     return _change_error(result)
 
 
+async def resolve_revoke_session(info: Info, id: strawberry.ID) -> RevokeSessionResult:
+    owner = caller_of(info).owner
+    if is_session_id(id) and await sessions_of(info).revoke(owner=owner, id=id):
+        return RevokeSessionSuccess(id=id)
+    return NotFound(id=id, message="No such session.")
+
+
 @strawberry.type
 class Mutation:
     create_store: CreateStoreResult = strawberry.mutation(
@@ -114,4 +129,8 @@ class Mutation:
     )
     retry_store: RetryStoreResult = strawberry.mutation(
         resolver=resolve_retry_store, description="Provision a Failed store again."
+    )
+    revoke_session: RevokeSessionResult = strawberry.mutation(
+        resolver=resolve_revoke_session,
+        description="Sign a dashboard session out (one of `mySessions`); its cookie stops working at once.",
     )

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
-from storeplane.graphql.context import Info, caller_of
+from storeplane.graphql.context import Info, caller_of, sessions_of
 from storeplane.graphql.errors import ClientError
 from storeplane.graphql.types.audit_entry import AuditEntry
 from storeplane.graphql.types.connection import Connection
 from storeplane.graphql.types.engine import Engine
 from storeplane.graphql.types.enums import StoreStatus, mirror
+from storeplane.graphql.types.session import Session
 from storeplane.graphql.types.store import Store
 from storeplane.graphql.types.store_event import StoreEvent
 from storeplane.pagination import InvalidCursorError, decode_row_id
@@ -106,6 +107,12 @@ async def resolve_audit_log(
     return Connection[AuditEntry].from_page(page, AuditEntry.from_record)
 
 
+async def resolve_my_sessions(info: Info) -> list[Session]:
+    caller = caller_of(info)
+    sessions = await sessions_of(info).of_owner(caller.owner)
+    return [Session.from_record(session, current_id=caller.session_id) for session in sessions]
+
+
 @strawberry.type
 class Query:
     stores: Connection[Store] = strawberry.field(
@@ -127,4 +134,8 @@ class Query:
     )
     audit_log: Connection[AuditEntry] = strawberry.field(
         resolver=resolve_audit_log, description="The caller's own audited calls, oldest first."
+    )
+    my_sessions: list[Session] = strawberry.field(
+        resolver=resolve_my_sessions,
+        description="The dashboard sessions signed in as the caller's owner, newest first (live ones only).",
     )

@@ -8,6 +8,7 @@
 // no pong within PONG_TIMEOUT_MS terminates it, which starts the reconnect at once.
 import { Client as UrqlClient, fetchExchange, subscriptionExchange } from 'urql';
 import { createClient, type Client as WsClient } from 'graphql-ws';
+import { GRAPHQL_PATH, websocketUrl } from './endpoint';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'signed-out';
 
@@ -67,7 +68,7 @@ export class Connection {
       },
     });
     this.urql = new UrqlClient({
-      url: '/graphql',
+      url: GRAPHQL_PATH,
       requestPolicy: 'network-only',
       fetchOptions: { credentials: 'same-origin' },
       exchanges: [
@@ -134,9 +135,4 @@ export class Connection {
     this.state = state;
     this.listeners.forEach((listener) => listener());
   }
-}
-
-function websocketUrl(): string {
-  const { protocol, host } = window.location;
-  return `${protocol === 'https:' ? 'wss:' : 'ws:'}//${host}/graphql`;
 }

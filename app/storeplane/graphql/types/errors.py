@@ -57,7 +57,7 @@ class UnknownEngine(Error):
         )
 
 
-@strawberry.type(description="No store with this id is visible to the caller.")
+@strawberry.type(description="Nothing with this id (a store, a session) is visible to the caller.")
 class NotFound(Error):
     id: strawberry.ID
 

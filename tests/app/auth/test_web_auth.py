@@ -1,10 +1,8 @@
-"""The dashboard's sign-in: the token in the URL or the sign-in form becomes a session cookie that
-authenticates GraphQL over HTTP and websockets; the bundle is served with a single-page fallback."""
+"""The dashboard's sign-in with a pasted token: a session cookie that authenticates GraphQL over HTTP and
+websockets; the retired token-in-URL sign-in; the bundle served with a single-page fallback."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from http.cookies import SimpleCookie
 from pathlib import Path
 
 import aiohttp
@@ -13,8 +11,15 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from storeplane.auth.sessions import SESSION_COOKIE
-from storeplane.settings import Settings, parse_api_tokens
-from tests.app.server_helpers import ALICE_TOKEN, API_TOKENS, RunningServer, receive, run_server, send
+from tests.app.auth.auth_helpers import session_cookie, sign_in
+from tests.app.server_helpers import (
+    ALICE_TOKEN,
+    RunningServer,
+    receive,
+    run_server,
+    send,
+    token_settings,
+)
 
 PROTOCOL = "graphql-transport-ws"
 CREATE = (
@@ -23,57 +28,30 @@ CREATE = (
 )
 
 
-@pytest.fixture
-def dist(tmp_path: Path) -> Path:
-    folder = tmp_path / "dist"
-    (folder / "assets").mkdir(parents=True)
-    (folder / "index.html").write_text("<!doctype html><title>dashboard</title>")
-    (folder / "assets" / "app-1234.js").write_text("console.log('app')")
-    (folder / "favicon.svg").write_text("<svg/>")
-    return folder
-
-
-@pytest.fixture
-async def server(tmp_path: Path, dist: Path) -> AsyncIterator[RunningServer]:
-    settings = Settings(data_dir=tmp_path / "data", api_tokens=parse_api_tokens(API_TOKENS))
-    async with run_server(settings, web_dist=dist) as running:
-        yield running
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    # A cookie jar that keeps nothing: each test passes the cookie it means to send.
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session:
-        yield session
-
-
-def session_cookie(response: aiohttp.ClientResponse) -> SimpleCookie:
-    cookie: SimpleCookie = SimpleCookie()
-    for header in response.headers.getall("Set-Cookie", []):
-        cookie.load(header)
-    return cookie
-
-
-async def sign_in(server: RunningServer, http: aiohttp.ClientSession, token: str = ALICE_TOKEN) -> str:
-    async with http.get(f"{server.url}/", params={"token": token}, allow_redirects=False) as response:
-        assert response.status == 303
-        return session_cookie(response)[SESSION_COOKIE].value
-
-
-async def test_the_sign_in_url_sets_a_strict_http_only_cookie_and_redirects_without_the_token(
+async def test_the_retired_sign_in_url_is_not_honoured_and_the_token_is_not_looked_at(
     server: RunningServer, http: aiohttp.ClientSession
 ) -> None:
-    url = f"{server.url}/?token={ALICE_TOKEN}&view=list"
-    async with http.get(url, allow_redirects=False) as response:
-        assert response.status == 303
-        assert response.headers["Location"] == "/?view=list"
+    for token in (ALICE_TOKEN, "not-a-real-token-at-all"):
+        async with http.get(f"{server.url}/", params={"token": token}, allow_redirects=False) as response:
+            assert response.status == 303
+            assert response.headers["Location"] == "/signin?error=token-in-url"
+            assert response.headers["Cache-Control"] == "no-store"
+            assert response.headers["Referrer-Policy"] == "no-referrer"
+            assert SESSION_COOKIE not in session_cookie(response)
+
+
+async def test_a_pasted_token_sets_a_strict_http_only_cookie_that_does_not_contain_it(
+    server: RunningServer, http: aiohttp.ClientSession
+) -> None:
+    async with http.post(f"{server.url}/auth/session", json={"token": ALICE_TOKEN}) as response:
+        assert response.status == 204
         assert response.headers["Cache-Control"] == "no-store"
-        assert response.headers["Referrer-Policy"] == "no-referrer"
         morsel = session_cookie(response)[SESSION_COOKIE]
     assert morsel["httponly"] is True
     assert morsel["samesite"] == "strict"
     assert morsel["path"] == "/"
-    assert int(morsel["max-age"]) > 0
+    assert morsel["secure"] == ""  # plain http without a https public URL
+    assert int(morsel["max-age"]) == 7 * 24 * 3600
     assert ALICE_TOKEN not in morsel.value
     assert ALICE_TOKEN not in str(dict(response.headers))
 
@@ -88,7 +66,10 @@ async def test_the_session_cookie_authenticates_graphql_over_http(
         body = await response.json()
     assert body["data"]["createStore"]["store"]["owner"] == "alice"
     async with http.get(f"{server.url}/auth/session", headers=headers) as response:
-        assert (response.status, await response.json()) == (200, {"owner": "alice"})
+        assert response.status == 200
+        body = await response.json()
+    assert (body["owner"], body["role"]) == ("alice", "owner")
+    assert len(body["sessionId"]) == 32
 
 
 async def test_the_session_cookie_authenticates_the_websocket_handshake(
@@ -115,7 +96,9 @@ async def test_the_session_cookie_authenticates_the_websocket_handshake(
 async def test_a_bad_token_or_a_forged_cookie_is_refused(
     server: RunningServer, http: aiohttp.ClientSession
 ) -> None:
-    async with http.get(f"{server.url}/?token=not-a-real-token-at-all", allow_redirects=False) as response:
+    async with http.post(
+        f"{server.url}/auth/session", data={"token": "not-a-real-token-at-all"}, allow_redirects=False
+    ) as response:
         assert response.status == 303
         assert response.headers["Location"] == "/signin?error=invalid-token"
         assert SESSION_COOKIE not in session_cookie(response)
@@ -175,7 +158,7 @@ async def test_the_sign_in_page_posts_a_pasted_token_and_sign_out_clears_the_coo
 
 
 async def test_a_session_survives_a_restart_on_the_same_data_folder(tmp_path: Path, dist: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", api_tokens=parse_api_tokens(API_TOKENS))
+    settings = token_settings(tmp_path)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
         async with run_server(settings, web_dist=dist) as first:
             cookie = await sign_in(first, http)
@@ -209,7 +192,7 @@ async def test_the_bundle_is_served_with_index_html_for_client_routes(
 
 
 async def test_without_a_bundle_the_root_explains_how_to_build_it(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data", api_tokens=parse_api_tokens(API_TOKENS))
+    settings = token_settings(tmp_path)
     async with (
         run_server(settings, web_dist=tmp_path / "missing") as server,
         aiohttp.ClientSession() as http,
