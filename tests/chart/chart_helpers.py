@@ -126,8 +126,15 @@ def one(manifests: list[Manifest], kind: str) -> Manifest:
     return found[0]
 
 
+def pod_template(workload: Manifest) -> dict[str, Any]:
+    """The pod template of a Deployment, StatefulSet, Job or CronJob (whose Job template holds it)."""
+    spec = workload["spec"]["jobTemplate"]["spec"] if workload["kind"] == "CronJob" else workload["spec"]
+    template: dict[str, Any] = spec["template"]
+    return template
+
+
 def pod_spec(workload: Manifest) -> dict[str, Any]:
-    spec: dict[str, Any] = workload["spec"]["template"]["spec"]
+    spec: dict[str, Any] = pod_template(workload)["spec"]
     return spec
 
 
@@ -137,8 +144,14 @@ def all_containers(workload: Manifest) -> list[dict[str, Any]]:
     return containers
 
 
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "CronJob")
 
 
 def workloads(manifests: list[Manifest]) -> list[Manifest]:
     return [m for m in manifests if m["kind"] in WORKLOAD_KINDS]
+
+
+def named(manifests: list[Manifest], kind: str, name: str) -> Manifest:
+    found = [m for m in manifests if m["kind"] == kind and m["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind}/{name}, found {len(found)}"
+    return found[0]

@@ -12,6 +12,7 @@ from tests.chart.chart_helpers import (
     NAMESPACE,
     RELEASE,
     STORE_VALUES,
+    WORKLOAD_KINDS,
     Helm,
     Manifest,
     all_containers,
@@ -20,6 +21,7 @@ from tests.chart.chart_helpers import (
     of_kind,
     one,
     pod_spec,
+    pod_template,
     workloads,
 )
 
@@ -44,6 +46,10 @@ FACTORS = {
     "Gi": 2**30,
 }
 FACTORS["Ti"] = 2**40
+# What cert-manager's HTTP-01 solver pod asks for by default (its controller's flags
+# --acme-http01-solver-resource-{request,limits}-{cpu,memory}): it runs in the store's namespace while a
+# certificate is issued or renewed, so the quota must leave room for it.
+ACME_SOLVER = {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
 
 
 def quantity(value: str | int) -> float:
@@ -131,7 +137,7 @@ def test_network_policies_deny_all_traffic_by_default(manifests: list[Manifest])
 
 def test_every_pod_is_covered_by_ingress_and_egress_policies(manifests: list[Manifest]) -> None:
     for workload in workloads(manifests):
-        labels = workload["spec"]["template"]["metadata"]["labels"]
+        labels = pod_template(workload)["metadata"]["labels"]
         covering = [
             spec
             for spec in policies(manifests).values()
@@ -153,13 +159,13 @@ def test_only_the_ingress_controller_reaches_wordpress(manifests: list[Manifest]
     assert rule["ports"] == [{"protocol": "TCP", "port": "http"}]
 
 
-def test_only_wordpress_and_the_setup_job_reach_mariadb(manifests: list[Manifest]) -> None:
+def test_only_wordpress_the_setup_job_and_the_cron_reach_mariadb(manifests: list[Manifest]) -> None:
     mariadb = policies(manifests)["mariadb"]
     (rule,) = mariadb["ingress"]
     components = sorted(
         peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for peer in rule["from"]
     )
-    assert components == ["setup", "wordpress"]
+    assert components == ["cron", "setup", "wordpress"]
     assert all(set(peer) == {"podSelector"} for peer in rule["from"]), (
         "peers must be in the store's namespace"
     )
@@ -194,6 +200,24 @@ def test_offline_setup_gets_no_internet_egress(helm: Helm) -> None:
 def test_wordpress_egress_is_limited_to_mariadb_unless_extended(manifests: list[Manifest]) -> None:
     (rule,) = policies(manifests)["wordpress"]["egress"]
     assert rule["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "mariadb"
+
+
+def test_cron_reaches_only_mariadb_and_dns_and_nothing_reaches_it(manifests: list[Manifest]) -> None:
+    cron = policies(manifests)["cron"]
+    assert cron["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "cron"
+    assert cron["ingress"] == []
+    (rule,) = cron["egress"]
+    assert rule["to"] == [
+        {"podSelector": {"matchLabels": policies(manifests)["mariadb"]["podSelector"]["matchLabels"]}}
+    ]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 3306}]
+
+
+def test_disabling_the_cron_removes_its_policy_and_its_database_access(helm: Helm) -> None:
+    manifests = helm.render("prod", extra={"cron": {"enabled": False}})
+    assert "cron" not in policies(manifests)
+    (rule,) = policies(manifests)["mariadb"]["ingress"]
+    assert "cron" not in str(rule["from"])
 
 
 def test_acme_solver_is_reachable_only_where_cert_manager_issues_certificates(
@@ -242,10 +266,15 @@ def pod_usage(workload: Manifest, kind: str, resource: str) -> float:
 
 
 def test_quota_fits_every_pod_of_the_store_at_once(manifests: list[Manifest], environment: str) -> None:
+    # One pod per workload, a cron run included (concurrencyPolicy Forbid: never two), and cert-manager's
+    # solver pod where the chart requests a certificate.
     hard = env_values(environment)["environment"]["quota"]
+    assert [c["spec"]["concurrencyPolicy"] for c in of_kind(manifests, "CronJob")] == ["Forbid"]
+    solvers = of_kind(manifests, "Certificate")
     for kind in ("requests", "limits"):
         for resource in ("cpu", "memory"):
             used = sum(pod_usage(w, kind, resource) for w in workloads(manifests))
+            used += len(solvers) * quantity(ACME_SOLVER[kind][resource])
             assert used <= quantity(hard[f"{kind}.{resource}"]), (kind, resource, used)
     claims = [
         c["spec"]["resources"]["requests"]["storage"] for c in of_kind(manifests, "PersistentVolumeClaim")
@@ -287,8 +316,8 @@ def test_no_secret_value_appears_in_configmaps_env_literals_or_annotations(manif
         if manifest["kind"] == "ConfigMap":
             exposed += manifest["data"].values()
         exposed += manifest["metadata"].get("annotations", {}).values()
-        if manifest["kind"] in ("Deployment", "StatefulSet", "Job"):
-            exposed += manifest["spec"]["template"]["metadata"].get("annotations", {}).values()
+        if manifest["kind"] in WORKLOAD_KINDS:
+            exposed += pod_template(manifest)["metadata"].get("annotations", {}).values()
             for container in all_containers(manifest):
                 exposed += [str(env.get("value", "")) for env in container.get("env", [])]
     for value in secrets:
@@ -343,8 +372,10 @@ def labelled_metadata(manifests: list[Manifest]) -> list[tuple[str, dict[str, An
     for manifest in manifests:
         where = f"{manifest['kind']}/{manifest['metadata']['name']}"
         found.append((where, manifest["metadata"]))
-        if manifest["kind"] in ("Deployment", "StatefulSet", "Job"):
-            found.append((f"{where} pod template", manifest["spec"]["template"]["metadata"]))
+        if manifest["kind"] == "CronJob":
+            found.append((f"{where} job template", manifest["spec"]["jobTemplate"]["metadata"]))
+        if manifest["kind"] in WORKLOAD_KINDS:
+            found.append((f"{where} pod template", pod_template(manifest)["metadata"]))
         for template in manifest.get("spec", {}).get("volumeClaimTemplates", []):
             found.append((f"{where} claim {template['metadata']['name']}", template["metadata"]))
     return found
@@ -383,11 +414,16 @@ def test_generated_names_stay_within_kubernetes_limits_for_the_longest_store_nam
     names = [m["metadata"]["name"] for m in manifests]
     statefulset = one(manifests, "StatefulSet")["metadata"]["name"]
     job = one(manifests, "Job")["metadata"]["name"]
+    cronjob = one(manifests, "CronJob")["metadata"]["name"]
+    # The CronJob controller names each Job "<cronjob>-<scheduled time in minutes>" (8 digits until 2160), so
+    # the API refuses CronJob names over 52 characters.
+    assert len(cronjob) <= 52
     names += [
         f"{statefulset}-0",  # the database pod
         f"data-{statefulset}-0",  # its PVC
         f"{statefulset}-{'h' * 10}",  # controller-revision-hash label value
         f"{job}-{'p' * 5}",  # the Job's pod
+        f"{cronjob}-{'9' * 8}-{'p' * 5}",  # a cron run's pod
     ]
     long = [name for name in names if len(name) > 63]
     assert not long
@@ -429,12 +465,11 @@ def test_ingress_serves_the_store_host(manifests: list[Manifest], environment: s
     assert ingress["spec"]["ingressClassName"] == env["ingress"]["className"]
     if env["tls"]["enabled"]:
         assert ingress["spec"]["tls"] == [{"hosts": [host], "secretName": f"{RELEASE}-tls"}]
-        assert (
-            ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"]
-            == env["tls"]["clusterIssuer"]
-        )
     else:
         assert "tls" not in ingress["spec"]
+    # The chart's own Certificate asks for the certificate (test_chart_production.py); this annotation would
+    # make cert-manager's ingress-shim create a second one for the same Secret.
+    assert not [a for a in ingress["metadata"].get("annotations", {}) if a.startswith("cert-manager.io/")]
 
 
 def test_store_host_defaults_to_the_release_under_the_base_domain(helm: Helm) -> None:

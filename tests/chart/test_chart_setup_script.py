@@ -1,4 +1,5 @@
-"""The setup Job's scripts, checked without a cluster: shellcheck, and two runs against a simulated wp-cli."""
+"""The scripts of the setup Job and the cron, checked without a cluster: shellcheck, and runs against a
+simulated wp-cli."""
 
 from __future__ import annotations
 
@@ -11,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.chart.chart_helpers import CHART, Manifest, one
+from tests.chart.chart_helpers import CHART, RELEASE, Manifest, named
 
 FILES = CHART / "files"
 SCRIPTS = sorted(FILES.glob("*.sh"))
 # Seconds one run of setup.sh against the simulated wp-cli may take.
 SCRIPT_TIMEOUT = 60
 
-# Stands in for `php`: runs db-ready.php as "database up", version_compare for `php -r`, and for
-# `php ... /usr/local/bin/wp ...` a small model of the WordPress state wp-cli changes, kept in a JSON file.
-# Every wp call is appended to a log so that the test can see what a run did.
+# Stands in for `php`: runs db-ready.php as "database up" (down when FAKE_DB_DOWN is set), version_compare
+# for `php -r`, and for `php ... /usr/local/bin/wp ...` a small model of the WordPress state wp-cli changes,
+# kept in a JSON file. Every wp call is appended to a log so that the test can see what a run did.
 FAKE_PHP = r"""
 import json, os, sys
 args = sys.argv[1:]
@@ -28,7 +29,7 @@ if args[:1] == ["-r"]:
     def key(v): return [int(p) if p.isdigit() else p for p in v.replace("-", ".").split(".")]
     sys.exit(0 if key(args[3]) < key(args[4]) else 1)
 if args[0].endswith("db-ready.php"):
-    sys.exit(0)
+    sys.exit(1 if os.environ.get("FAKE_DB_DOWN") else 0)
 args = args[args.index("/usr/local/bin/wp") + 1:]
 assert args[0].startswith("--path="), args
 args = args[1:]
@@ -83,6 +84,9 @@ elif words[0] == "eval-file":
     new = [p["sku"] for p in products if p["sku"] not in state["skus"]]
     state["skus"] += new
     print(f"products: {len(new)} created, {len(products) - len(new)} already present")
+elif words[:3] == ["cron", "event", "run"]:
+    assert state["installed"], "cron events run on a site that is not installed"
+    print("Success: Executed a total of 0 cron events.")
 elif command[0] in ("wc", "rewrite", "transient"):
     assert "woocommerce" in state["active"] or command[0] != "wc", "wc command before WooCommerce is active"
 else:
@@ -112,7 +116,7 @@ def test_setup_scripts_pass_shellcheck(script: Path) -> None:
 
 
 def test_the_configmap_ships_the_files_that_are_checked(rendered: dict[str, list[Manifest]]) -> None:
-    configmap = one(rendered["local"], "ConfigMap")
+    configmap = named(rendered["local"], "ConfigMap", f"{RELEASE}-setup")
     for name, content in configmap["data"].items():
         assert content == (FILES / name).read_text(), name
     assert set(configmap["data"]) == {path.name for path in FILES.iterdir()}
@@ -225,3 +229,38 @@ def test_offline_setup_installs_from_the_packages_directory(fake_wp: dict[str, s
     _, calls = run_setup({**fake_wp, "OFFLINE_PACKAGES_DIR": "/opt/storeplane/packages"})
     assert "plugin install /opt/storeplane/packages/woocommerce.10.9.4.zip --force" in calls
     assert "theme install /opt/storeplane/packages/storefront.4.6.2.zip --force" in calls
+
+
+def run_cron(env: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    log = Path(env["FAKE_WP_LOG"])
+    log.write_text("")
+    result = subprocess.run(
+        ["bash", str(FILES / "cron.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SCRIPT_TIMEOUT,
+        check=False,
+    )
+    return result, log.read_text().splitlines()
+
+
+def test_cron_runs_the_due_events_of_an_installed_store(fake_wp: dict[str, str]) -> None:
+    run_setup(fake_wp)
+    result, calls = run_cron(fake_wp)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert calls == ["core is-installed", "cron event run --due-now"]
+
+
+def test_cron_does_nothing_before_the_setup_job_installed_wordpress(fake_wp: dict[str, str]) -> None:
+    result, calls = run_cron(fake_wp)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert calls == ["core is-installed"]
+    assert "not installed yet" in result.stdout
+
+
+def test_cron_fails_when_the_database_is_unreachable(fake_wp: dict[str, str]) -> None:
+    run_setup(fake_wp)
+    result, calls = run_cron({**fake_wp, "FAKE_DB_DOWN": "1"})
+    assert result.returncode != 0
+    assert calls == [], "no wp-cli call, which would take a database outage for a site not installed yet"

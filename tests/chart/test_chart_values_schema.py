@@ -30,6 +30,20 @@ BAD_VALUES: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("misspelt key", {"woocommerce": {"verison": "1.0.0"}}, "verison"),
     ("partial resources", {"mariadb": {"resources": {"requests": {"cpu": "1"}}}}, "/mariadb/resources"),
+    ("php size php would misread", {"php": {"uploadMaxSize": "64MB"}}, "/php/uploadMaxSize"),
+    ("unlimited php memory", {"php": {"memoryLimit": "-1"}}, "/php/memoryLimit"),
+    ("cron flag as a string", {"cron": {"enabled": "yes"}}, "/cron/enabled"),
+    ("six-field cron schedule", {"cron": {"schedule": "0 * * * * *"}}, "/cron/schedule"),
+    (
+        "cron deadline the controller may never meet",
+        {"cron": {"startingDeadlineSeconds": 5}},
+        "/cron/startingDeadlineSeconds",
+    ),
+    (
+        "issuer name with uppercase",
+        {"environment": {"tls": {"clusterIssuer": "LetsEncrypt"}}},
+        "/environment/tls/clusterIssuer",
+    ),
 ]
 
 

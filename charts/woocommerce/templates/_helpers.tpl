@@ -127,6 +127,13 @@ Secret files and never appear in the pod spec.
 - name: {{ printf "WORDPRESS_%s_FILE" (. | upper | replace "-" "_") }}
   value: {{ printf "/run/secrets/storeplane/wordpress/%s" . }}
 {{- end }}
+{{- if .Values.cron.enabled }}
+# wp-config-docker.php evals this. The CronJob runs WP-Cron, so page loads must not trigger it: WordPress's trigger
+# is a loopback request to the public URL, which the NetworkPolicies drop. WP-CLI may load wp-config twice, hence
+# the defined() guard.
+- name: WORDPRESS_CONFIG_EXTRA
+  value: "defined('DISABLE_WP_CRON') || define('DISABLE_WP_CRON', true);"
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -163,4 +170,72 @@ and the admin account only for the setup Job. Call with (dict "ctx" $ "admin" tr
 - name: wordpress-secret
   mountPath: /run/secrets/storeplane/wordpress
   readOnly: true
+{{- end -}}
+
+{{/*
+Pod affinity of the pods that mount wp-content besides WordPress (setup Job, cron): a ReadWriteOnce volume can only
+be mounted on the node where it is already attached, so they run on WordPress's node.
+*/}}
+{{- define "woocommerce.wpContentAffinity" -}}
+{{- if eq .Values.wordpress.persistence.accessMode "ReadWriteOnce" -}}
+# wp-content is ReadWriteOnce: only pods on the node that mounts it can mount it too.
+affinity:
+  podAffinity:
+    requiredDuringSchedulingIgnoredDuringExecution:
+      - labelSelector:
+          matchLabels:
+            {{- include "woocommerce.selectorLabels" (dict "ctx" . "component" "wordpress") | nindent 12 }}
+        topologyKey: kubernetes.io/hostname
+{{- end }}
+{{- end -}}
+
+{{/*
+Init container that copies WordPress core from the WordPress image into the "html" emptyDir, so that wp-cli (whose
+image ships no WordPress) runs against exactly the core the storefront serves. Needs the "scripts" volume.
+*/}}
+{{- define "woocommerce.prepareCoreContainer" -}}
+{{- $uid := int .Values.wordpress.uid -}}
+- name: prepare
+  image: {{ include "woocommerce.image" .Values.images.wordpress }}
+  imagePullPolicy: {{ .Values.images.pullPolicy }}
+  command: [/bin/bash, /opt/storeplane/setup/prepare-core.sh]
+  securityContext:
+    {{- include "woocommerce.containerSecurityContext" (dict "uid" $uid) | nindent 4 }}
+  resources:
+    {{- include "woocommerce.resources" (dict "ctx" . "component" "prepare" "override" dict) | nindent 4 }}
+  volumeMounts:
+    - name: html
+      mountPath: /var/www/html
+    - name: scripts
+      mountPath: /opt/storeplane/setup
+      readOnly: true
+{{- end -}}
+
+{{/*
+The php.ini settings (php.*). Both images are built on the official php images, whose PHP_INI_DIR is
+/usr/local/etc/php: PHP reads every *.ini of its conf.d, in name order, and no php.ini ships there.
+*/}}
+{{- define "woocommerce.phpIni" -}}
+; Rendered by the chart from the values php.* (docs/chart.md).
+upload_max_filesize = {{ .Values.php.uploadMaxSize }}
+post_max_size = {{ .Values.php.uploadMaxSize }}
+memory_limit = {{ .Values.php.memoryLimit }}
+{{- end -}}
+
+{{/*
+Mount of that file: one file (subPath) rather than the directory, which holds the images' own ini files (the
+extensions, opcache). "zz-" sorts it last so that it wins. A subPath mount never sees ConfigMap updates: the
+Deployment carries a checksum of the file instead, so a change restarts WordPress.
+*/}}
+{{- define "woocommerce.phpIniMount" -}}
+- name: php-ini
+  mountPath: /usr/local/etc/php/conf.d/zz-storeplane.ini
+  subPath: storeplane.ini
+  readOnly: true
+{{- end -}}
+
+{{- define "woocommerce.phpIniVolume" -}}
+- name: php-ini
+  configMap:
+    name: {{ include "woocommerce.fullname" . }}-php
 {{- end -}}
