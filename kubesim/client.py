@@ -49,9 +49,14 @@ class ControlClient:
     async def set_latency(self, seconds: float) -> None:
         await self._call("POST", "/latency", {"seconds": seconds})
 
-    async def outage(self, seconds: float, *, code: int = 503) -> None:
-        """Answer every Kubernetes request with `code` for `seconds`."""
-        await self._call("POST", "/outage", {"seconds": seconds, "code": code})
+    async def outage(self, seconds: float, *, code: int = 503, kind: str | None = None) -> None:
+        """Answer every Kubernetes request with `code` for `seconds`; or, with `kind` (faults.OUTAGE_KINDS),
+        as a real API server fails: "unavailable", "etcd", "throttled", or "restart" (connections refused,
+        control requests included, until it is over)."""
+        body: dict[str, object] = {"seconds": seconds, "code": code}
+        if kind is not None:
+            body["kind"] = kind
+        await self._call("POST", "/outage", body)
 
     async def cut_watches(self) -> int:
         return int((await self._call("POST", "/watches/cut"))["cut"])

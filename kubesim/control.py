@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from kubesim.churn import DEFAULT_REASON, Churn, ChurnEvent
-from kubesim.faults import Faults, Rule
+from kubesim.faults import OUTAGE_KINDS, Faults, Rule
 from kubesim.metrics import Metrics
 from kubesim.object_store import ObjectStore
 
@@ -18,11 +19,21 @@ PREFIX = "/_kubesim"
 class Control:
     """Handlers for the control endpoint; every answer is JSON."""
 
-    def __init__(self, object_store: ObjectStore, faults: Faults, metrics: Metrics, churn: Churn) -> None:
+    def __init__(
+        self,
+        object_store: ObjectStore,
+        faults: Faults,
+        metrics: Metrics,
+        churn: Churn,
+        *,
+        restart: Callable[[float], None] | None = None,
+    ) -> None:
         self.object_store = object_store
         self.faults = faults
         self.metrics = metrics
         self.churn = churn
+        self.restart = restart
+        """Close the listener for that many seconds, as a restarting API server would (app.py)."""
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -86,10 +97,17 @@ class Control:
         code = int(_number(body, "code", 503))
         if code not in (500, 502, 503, 504):
             raise _bad("code must be 500, 502, 503 or 504")
-        self.faults.start_outage(_number(body, "seconds", 5.0), code)
+        kind = body.get("kind")
+        if kind is not None and kind not in OUTAGE_KINDS:
+            raise _bad(f"kind must be one of {', '.join(OUTAGE_KINDS)}")
+        seconds = _number(body, "seconds", 5.0)
+        self.faults.start_outage(seconds, code, kind)
         # A real API server that goes away drops its watches too: clients must reconnect into the outage.
         self.object_store.cut_watches()
-        return web.json_response(self.faults.to_json())
+        answer = web.json_response(self.faults.to_json())
+        if kind == "restart" and self.restart is not None:
+            self.restart(seconds)  # after this answer is sent: the listener goes away with the process
+        return answer
 
     async def cut_watches(self, request: web.Request) -> web.Response:
         return web.json_response({"cut": self.object_store.cut_watches()})

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ACTIONS = ("never-ready", "crash-loop", "fail-job", "pvc-pending", "image-pull-error")
+# How an outage answers, each as a real API server does (server.py): a ServiceUnavailable Status, etcd timing
+# out behind it, max-in-flight throttling with Retry-After, or no listener at all while it restarts.
+OUTAGE_KINDS = ("unavailable", "etcd", "throttled", "restart")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class Faults:
     latency: float = 0.0
     outage_until: float = 0.0
     outage_code: int = 503
+    outage_kind: str | None = None
+    """One of OUTAGE_KINDS, or None for a bare `outage_code` answer."""
 
     def add(self, rule: Rule) -> None:
         if rule.action not in ACTIONS:
@@ -52,9 +57,12 @@ class Faults:
         self.latency = 0.0
         self.outage_until = 0.0
 
-    def start_outage(self, seconds: float, code: int) -> None:
+    def start_outage(self, seconds: float, code: int, kind: str | None = None) -> None:
+        if kind is not None and kind not in OUTAGE_KINDS:
+            raise ValueError(f"unknown outage kind {kind!r}; known: {', '.join(OUTAGE_KINDS)}")
         self.outage_until = time.monotonic() + seconds
         self.outage_code = code
+        self.outage_kind = kind
 
     def in_outage(self) -> bool:
         return time.monotonic() < self.outage_until
@@ -65,4 +73,5 @@ class Faults:
             "latency": self.latency,
             "outageRemaining": max(0.0, self.outage_until - time.monotonic()),
             "outageCode": self.outage_code,
+            "outageKind": self.outage_kind,
         }

@@ -14,7 +14,16 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from kubesim import discovery, errors, patching, protobuf, resources, tables
+from kubesim import (
+    aggregated_discovery,
+    discovery,
+    errors,
+    list_options,
+    patching,
+    protobuf,
+    resources,
+    tables,
+)
 from kubesim.errors import ApiError
 from kubesim.faults import Faults
 from kubesim.metrics import Metrics
@@ -104,9 +113,7 @@ class ApiServer:
         if self.faults.latency:
             await asyncio.sleep(self.faults.latency)
         if self.faults.in_outage():
-            code = self.faults.outage_code
-            reason = "ServiceUnavailable" if code == 503 else "InternalError"
-            return _status_response(ApiError(code, reason, "kubesim: simulated API server outage"))
+            return _outage_response(request, self.faults.outage_kind, self.faults.outage_code)
         try:
             return await self._dispatch(request)
         except ApiError as exc:
@@ -114,9 +121,14 @@ class ApiServer:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
+        agent = request.headers.get("User-Agent", "")
+        accept = request.headers.get("Accept", "")
+        if path in ("/api", "/apis") and aggregated_discovery.wants_aggregated(accept):
+            self.metrics.count("get", "discovery", agent)
+            return aggregated_discovery.respond(request, core=path == "/api")
         static = self._static(path)
         if static is not None:
-            self.metrics.count("get", "discovery", request.headers.get("User-Agent", ""))
+            self.metrics.count("get", "discovery", agent)
             return web.json_response(static)
         route = _parse_route(path)
         if route is None:
@@ -159,13 +171,15 @@ class ApiServer:
         rt = route.rt
         agent = request.headers.get("User-Agent", "")
         resource_name = rt.plural + (f"/{route.subresource}" if route.subresource else "")
-        is_watch = route.legacy_watch or query.get("watch", "") in ("true", "1", "True")
+        is_watch = route.legacy_watch or list_options.query_bool(query.get("watch", "false"))
         verb = _verb(method, is_watch=is_watch, collection=route.name is None)
         self.metrics.count(verb, resource_name, agent)
         dry_run = "All" in query.getall("dryRun", [])
         if verb == "watch":
-            return await self._watch(request, route)
+            options = list_options.parse(query, legacy_watch=route.legacy_watch)
+            return await self._watch(request, route, options)
         if verb == "list":
+            list_options.parse(query, legacy_watch=False)  # validated only: a list reads the latest state
             listed = self._list(route, query)
             if tables.wants_table(request.headers.get("Accept", "")):
                 printed = tables.table(rt, listed["items"], listed["metadata"]["resourceVersion"])
@@ -417,23 +431,21 @@ class ApiServer:
 
     # -- watch ---------------------------------------------------------------------------------
 
-    async def _watch(self, request: web.Request, route: Route) -> web.StreamResponse:
+    async def _watch(
+        self, request: web.Request, route: Route, options: list_options.ListOptions
+    ) -> web.StreamResponse:
         query = request.query
         rt = route.rt
         labels, fields = self._selectors(rt, query)
         if route.name is not None:
             fields = parse_field_selector(f"metadata.name={route.name}")
-        rv = query.get("resourceVersion", "")
-        initial_events = query.get("sendInitialEvents", "") == "true"
-        bookmarks = query.get("allowWatchBookmarks", "") in ("true", "1", "True")
+        rv = options.resource_version
+        bookmarks = options.allow_watch_bookmarks
         timeout = _int_param(query, "timeoutSeconds", 0)
+        # Initial events show the current state, which is at least as new as any version asked for; without
+        # them the watch resumes after `rv`, or starts at the newest version when there is none.
         since: int | None = None
-        if initial_events:
-            if query.get("resourceVersionMatch") != "NotOlderThan":
-                raise errors.ApiError(
-                    422, "Invalid", "sendInitialEvents requires resourceVersionMatch=NotOlderThan"
-                )
-        elif rv not in ("", "0"):
+        if not options.initial_events and rv not in ("", "0"):
             try:
                 since = int(rv)
             except ValueError as exc:
@@ -448,8 +460,8 @@ class ApiServer:
                 labels,
                 fields,
                 since=since,
-                initial=since is None,
-                initial_end_bookmark=initial_events and bookmarks,
+                initial=options.initial_events,
+                initial_end_bookmark=options.initial_events_end_bookmark,
             )
         except ApiError as exc:
             # The real server answers a too-old resourceVersion with 200 and a single ERROR event.
@@ -550,6 +562,26 @@ def _missing() -> errors.ApiError:
 
 def _status_response(exc: ApiError) -> web.Response:
     return web.json_response(exc.status(), status=exc.code)
+
+
+def _outage_response(request: web.Request, kind: str | None, code: int) -> web.Response:
+    """What a failing API server answers, in its own words (the messages kube-apiserver and etcd use)."""
+    if kind == "restart":
+        # The process is gone: the listener is closed (app.py) and a connection kept alive is reset.
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=503)  # never reaches the client: its connection is already reset
+    if kind == "unavailable":
+        error = ApiError(503, "ServiceUnavailable", "The apiserver is shutting down, please try again later.")
+        return web.json_response(error.status(), status=503, headers={"Retry-After": "1"})
+    if kind == "etcd":
+        return _status_response(ApiError(500, "InternalError", "etcdserver: request timed out"))
+    if kind == "throttled":
+        error = ApiError(429, "TooManyRequests", "Too many requests, please try again later.")
+        body = error.status() | {"details": {"retryAfterSeconds": 1}}
+        return web.json_response(body, status=429, headers={"Retry-After": "1"})
+    reason = "ServiceUnavailable" if code == 503 else "InternalError"
+    return _status_response(ApiError(code, reason, "kubesim: simulated API server outage"))
 
 
 def _parse_route(path: str) -> Route | None:

@@ -451,11 +451,15 @@ class _Life:
             self.mutate(lambda p: None)
 
     async def _never_ready(self) -> None:
-        """Running, but the readiness probe never passes: Ready stays False and Unhealthy is reported."""
+        """Running, but the readiness probe fails while the fault lasts: Ready stays False and Unhealthy is
+        reported each probe period; once the fault is cleared, the next probe passes, as a real one would."""
         pod = self.pod()
         containers = pod["spec"].get("containers") or []
         await asyncio.sleep(self.delays.readiness)
         while True:
+            if not self.fault("never-ready"):
+                self.mutate(self._ready)
+                return
             for c in containers:
                 self.event(
                     "Unhealthy",

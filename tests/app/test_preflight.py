@@ -8,6 +8,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
+import pytest
+
 from storeplane.preflight import public_url
 from tests.helpers import REPO, run
 
@@ -68,13 +70,41 @@ async def test_serve_without_helm_names_the_helm_setting(tmp_path: Path) -> None
     assert "STOREPLANE_HELM_BINARY" in line
 
 
-async def test_serve_with_a_helm_3_asks_for_helm_4(tmp_path: Path) -> None:
-    old = tmp_path / "helm"
-    old.write_text("#!/bin/sh\necho v3.14.2+g8a1b2c3\n")
-    old.chmod(0o755)
+def _fake_helm(tmp_path: Path, version: str) -> Path:
+    """A stand-in for a third-party helm binary that only prints `helm version --short`."""
+    fake = tmp_path / "helm"
+    fake.write_text(f"#!/bin/sh\necho {version}\n")
+    fake.chmod(0o755)
+    return fake
+
+
+async def test_serve_with_a_helm_3_asks_for_helm_4_2_4(tmp_path: Path) -> None:
+    old = _fake_helm(tmp_path, "v3.14.2+g8a1b2c3")
     line = await _serve_refuses(tmp_path, "--port", "0", STOREPLANE_HELM_BINARY=str(old))
-    assert "v3.14.2" in line
-    assert "helm v4 or newer" in line
+    assert "is v3.14.2, older than v4.2.4" in line
+    assert "helm v4.2.4 or newer" in line
+
+
+@pytest.mark.parametrize("version", ["v4.2.3+g1b2c3d4", "v4.1.4+g05fa379", "v4.0.0"])
+async def test_serve_with_a_helm_4_before_4_2_4_asks_for_4_2_4(tmp_path: Path, version: str) -> None:
+    # Before 4.2.4 helm does not retry the quota conflict of a server-side-apply create (helm#32087).
+    old = _fake_helm(tmp_path, version)
+    line = await _serve_refuses(tmp_path, "--port", "0", STOREPLANE_HELM_BINARY=str(old))
+    shown = version.lstrip("v").split("+")[0]
+    assert f"is v{shown}, older than v4.2.4" in line
+    assert "helm v4.2.4 or newer" in line
+
+
+@pytest.mark.parametrize("version", ["v4.2.4+g3900f43", "v4.10.0"])
+async def test_serve_with_helm_4_2_4_or_newer_gets_past_the_helm_check(tmp_path: Path, version: str) -> None:
+    # The versions compare as numbers (4.10 is newer than 4.2): the refusal is the next check's, the database.
+    fake = _fake_helm(tmp_path, version)
+    url = f"postgres://storeplane:{DB_PASSWORD}@127.0.0.1:{_closed_port()}/storeplane"
+    line = await _serve_refuses(
+        tmp_path, "--port", "0", STOREPLANE_HELM_BINARY=str(fake), STOREPLANE_DATABASE_URL=url
+    )
+    assert "helm" not in line
+    assert "STOREPLANE_DATABASE_URL" in line
 
 
 async def test_serve_on_a_taken_port_names_the_port(tmp_path: Path) -> None:

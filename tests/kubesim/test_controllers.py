@@ -311,6 +311,21 @@ async def test_never_ready_fault_keeps_the_pod_running_but_unready(cluster: Clus
     assert condition(web, "Available")["status"] == "False"
 
 
+async def test_a_cleared_never_ready_fault_lets_the_next_probe_pass(cluster: Cluster) -> None:
+    ns = cluster.namespace("recovers")
+    cluster.faults.add(Rule(action="never-ready", namespace=ns, name="web"))
+    web = deployment("web")
+    web["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {"periodSeconds": 0.2}
+    cluster.object_store.create(DEPLOYMENTS, ns, web)
+    await eventually(lambda: cluster.events(ns, reason="Unhealthy"), what="an Unhealthy event")
+    cluster.faults.clear()
+    await cluster.wait_for(
+        DEPLOYMENTS, ns, "web", lambda d: condition(d, "Available").get("status") == "True"
+    )
+    [pod] = cluster.pods(ns)
+    assert condition(pod, "Ready")["status"] == "True"
+
+
 async def test_crash_loop_fault_restarts_the_container_with_backoff_events(cluster: Cluster) -> None:
     ns = cluster.namespace("crashy")
     cluster.faults.add(Rule(action="crash-loop", namespace=ns, name="web"))

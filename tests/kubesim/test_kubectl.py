@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -189,6 +190,24 @@ async def test_scale_changes_the_replica_count_through_the_scale_subresource(kub
     (await kubectl_ns("rollout", "status", "deployment/web", "--timeout=20s")).check()
     web = await kubectl_ns.get("deployment", "web")
     assert web["spec"]["replicas"] == web["status"]["readyReplicas"] == 3
+
+
+async def test_discovery_is_two_aggregated_requests_on_an_empty_cache(
+    kubectl_ns: Kubectl, control: ControlClient, tmp_path: Path
+) -> None:
+    async def discovery_requests() -> int:
+        rows = (await control.metrics())["requests"]
+        return sum(r["count"] for r in rows if r["resource"] == "discovery" and r["userAgent"] == agent)
+
+    version = json.loads((await kubectl_ns("version", "--client", "-o", "json")).check().stdout)
+    agent = f"kubectl/{version['clientVersion']['gitVersion']}"
+    before = await discovery_requests()
+    # /api and /apis answer every resource at once (aggregated discovery), so kubectl asks no group version.
+    listed = (await kubectl_ns("api-resources", "-o", "name", f"--cache-dir={tmp_path}")).check()
+    assert await discovery_requests() == before + 2
+    names = listed.stdout.split()
+    assert {"pods", "deployments.apps", "jobs.batch", "ingresses.networking.k8s.io"} <= set(names)
+    assert not any("/" in name for name in names)  # subresources are not resources
 
 
 async def test_wait_for_available_and_complete_conditions(kubectl_ns: Kubectl) -> None:

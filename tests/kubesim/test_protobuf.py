@@ -63,6 +63,30 @@ _HELM_RELEASE_SECRET = bytes.fromhex(
     "1a1268656c6d2e73682f72656c656173652e76311a002200"
 )
 _HELM_DELETE_OPTIONS = bytes.fromhex("6b3873000a130a027631120d44656c6574654f7074696f6e7312001a002200")
+# The same capture from helm v4.3.1 (client-go v1.37): `helm install rel demo -n default --labels
+# storeplane.io/x=y` with a Chart.yaml-only chart, its requests read through a logging proxy in front of
+# kubesim. The wire layout is unchanged, only the timestamps differ; its `helm uninstall` DeleteOptions are
+# byte for byte the ones above.
+_HELM_4_3_1_RELEASE_SECRET = bytes.fromhex(
+    "6b3873000a0c0a027631120653656372657412b7040a9d010a1973682e68656c6d2e72656c656173652e76312e72656c"
+    "2e763112001a0022002a003200380042005a170a09637265617465644174120a313739363430363134345a0b0a046e61"
+    "6d65120372656c5a0d0a056f776e6572120468656c6d5a190a06737461747573120f70656e64696e672d696e7374616c"
+    "6c5a140a0f73746f7265706c616e652e696f2f781201795a0c0a0776657273696f6e1201311280030a0772656c656173"
+    "6512f4024834734941414141414141432f3553515432767a4d417a477630725232516d324778706566345033586e626f"
+    "705968595763336b5038524b52796e3937694e70743237734e4e444245724b65352f64634957456b6344415267344b51"
+    "78677a75436d4f59716877394663345838754441617274726a473130747a65393636797a5864755a58572f4d56763837"
+    "67414c47503337775649637046416b356759502f4b556841336f5255425a6b33632f493076654d46464652426d537334"
+    "4b4a5238534b2f4e59776475436f5954547249596a69546f55584235503467387851774b7a6a545675345a7554617442"
+    "415a6277386a5538322b554f352b454e584a715a46516a46776968555077646e35506e5a31654645455839324d58734a"
+    "71366a57326a52723762563261793277592b446e68656632373542737537576d3737585635674333622b364e57726c71"
+    "7765454f4e2b4c4d737449557668776a79536b767564654b63507359414a317349325057415141411a1268656c6d2e73"
+    "682f72656c656173652e76311a002200"
+)
+_HELM_RELEASE_SECRETS = pytest.mark.parametrize(
+    ("body", "created_at"),
+    [(_HELM_RELEASE_SECRET, "1795891033"), (_HELM_4_3_1_RELEASE_SECRET, "1796406144")],
+    ids=["helm-4.1.4", "helm-4.3.1"],
+)
 
 
 def _unknown(kind: str, raw: bytes, api_version: str = "v1", encoding: str = "") -> bytes:
@@ -109,15 +133,16 @@ def test_decodes_a_hand_built_secret_as_kubectl_shows_it_in_json() -> None:
     }
 
 
-def test_decodes_the_release_secret_real_helm_sends() -> None:
-    secret = decode_protobuf_object(_HELM_RELEASE_SECRET)
+@_HELM_RELEASE_SECRETS
+def test_decodes_the_release_secret_real_helm_sends(body: bytes, created_at: str) -> None:
+    secret = decode_protobuf_object(body)
     assert secret["apiVersion"] == "v1"
     assert secret["kind"] == "Secret"
     assert secret["type"] == "helm.sh/release.v1"
     assert secret["metadata"] == {
         "name": "sh.helm.release.v1.rel.v1",
         "labels": {
-            "createdAt": "1795891033",
+            "createdAt": created_at,
             "name": "rel",
             "owner": "helm",
             "status": "pending-install",
@@ -131,8 +156,9 @@ def test_decodes_the_release_secret_real_helm_sends() -> None:
     assert release["chart"]["metadata"]["name"] == "demo"
 
 
-def test_encoder_reproduces_the_real_helm_bytes_exactly() -> None:
-    assert encode_protobuf_object(decode_protobuf_object(_HELM_RELEASE_SECRET)) == _HELM_RELEASE_SECRET
+@_HELM_RELEASE_SECRETS
+def test_encoder_reproduces_the_real_helm_bytes_exactly(body: bytes, created_at: str) -> None:
+    assert encode_protobuf_object(decode_protobuf_object(body)) == body
 
 
 def test_decodes_the_delete_options_real_helm_sends() -> None:

@@ -239,6 +239,37 @@ async def test_watch_list_sends_existing_objects_then_the_initial_events_end_boo
     assert events[2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
 
 
+@pytest.mark.parametrize("from_version", [False, True], ids=["newest", "given"])
+async def test_watch_without_initial_events_sends_only_later_changes(
+    kubesim: KubesimProcess, api: ApiClient, from_version: bool
+) -> None:
+    core = CoreV1Api(api)
+    ns = await _namespace(core)
+    existing = await core.create_namespaced_config_map(ns, _cm("existing"))
+    rv = f"&resourceVersion={existing.metadata.resource_version}" if from_version else ""
+    async with aiohttp.ClientSession() as http:
+        url = (
+            f"{kubesim.url}/api/v1/namespaces/{ns}/configmaps?watch=true&sendInitialEvents=false"
+            f"&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true{rv}"
+        )
+        seen: list[dict[str, Any]] = []
+
+        async def until_added() -> None:
+            async for event in _stream(http, url):
+                seen.append(event)
+                if event["type"] == "ADDED":
+                    return
+
+        watching = asyncio.ensure_future(asyncio.wait_for(until_added(), 10))
+        await asyncio.sleep(0.3)  # the watch is registered before the change
+        await core.create_namespaced_config_map(ns, _cm("later"))
+        await watching
+    # Neither the existing object nor an initial-events-end bookmark: sendInitialEvents=false asked for none
+    # (periodic bookmarks may come, unannotated).
+    assert (seen[-1]["type"], seen[-1]["object"]["metadata"]["name"]) == ("ADDED", "later")
+    assert all(e["type"] == "BOOKMARK" and "annotations" not in e["object"]["metadata"] for e in seen[:-1])
+
+
 async def test_timeout_seconds_ends_the_stream(kubesim: KubesimProcess) -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()

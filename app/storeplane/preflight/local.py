@@ -25,10 +25,13 @@ SQLITE_SLACK = 5.0
 """Added to STOREPLANE_DATABASE_BUSY_TIMEOUT_MS for SQLite, so that SQLite's "database is locked" (which
 names the cause) arrives before our limit does."""
 
-# helm 4 is the oldest that works: with no state flag `helm list` lists releases in every state only since
-# helm 4 (helm 3 lists deployed and failed ones only, so a release left pending by a killed helm would be
-# invisible to reconciliation), and helm's stderr is classified against helm 4's texts (k8s/helm_stderr.py).
-MIN_HELM_VERSION = (4, 0)
+# helm 4.2.4 is the oldest that works. helm 4: with no state flag `helm list` lists releases in every state
+# only since helm 4 (helm 3 lists deployed and failed ones only, so a release left pending by a killed helm
+# would be invisible to reconciliation), and helm's stderr is classified against helm 4's texts
+# (k8s/helm_stderr.py). 4.2.4: our chart creates its ResourceQuota and a quota-counted PVC in one apply, and
+# the API server answers such a create with a 409 Conflict on the quota while it updates the quota's usage;
+# helm retries that conflict during a server-side-apply create only since 4.2.4 (helm#32087).
+MIN_HELM_VERSION = (4, 2, 4)
 _HELM_VERSION_RE = re.compile(r"\bv?(\d+)\.(\d+)\.(\d+)")
 
 
@@ -96,8 +99,9 @@ async def check_helm(settings: Settings) -> None:
     from storeplane.k8s.errors import HelmBinaryNotFound
     from storeplane.k8s.helm_env import helm_environment
 
+    minimum = ".".join(str(part) for part in MIN_HELM_VERSION)
     fix = (
-        f"install helm v{MIN_HELM_VERSION[0]} or newer (scripts/bootstrap puts one in .tools/bin) or point "
+        f"install helm v{minimum} or newer (scripts/bootstrap puts one in .tools/bin) or point "
         "STOREPLANE_HELM_BINARY at it"
     )
     try:
@@ -122,9 +126,9 @@ async def check_helm(settings: Settings) -> None:
     if status != 0 or found is None:
         raise StartupError(f"{binary} did not report a helm version (exit status {status}): {fix}")
     version = tuple(int(part) for part in found.groups())
-    if version[:2] < MIN_HELM_VERSION:
+    if version < MIN_HELM_VERSION:
         shown = ".".join(str(part) for part in version)
-        raise StartupError(f"helm ({binary}) is v{shown}, older than v{MIN_HELM_VERSION[0]}.0: {fix}")
+        raise StartupError(f"helm ({binary}) is v{shown}, older than v{minimum}: {fix}")
 
 
 async def _run(args: list[str], *, env: dict[str, str]) -> tuple[int, str]:
