@@ -84,6 +84,7 @@ def kube_cluster(*, helm: HelmConfig | None = None, watches: WatchSettings | Non
                 writer=core.writer,
                 changes=core.changes,
                 drift_grace_seconds=settings.drift_grace_seconds,
+                sweep_interval_seconds=settings.sweep_interval_seconds,
             )
 
             async def cluster_ready() -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -154,6 +155,11 @@ class Settings(BaseSettings):
         gt=0,
         description="timeoutSeconds asked of the API server per watch request; then rewatch.",
     )
+    sweep_interval_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="How often stores in Pending, Provisioning or Deleting that no task serves are resumed.",
+    )
     drift_grace_seconds: float = Field(
         default=60,
         ge=0,
@@ -209,6 +215,42 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest websocket message read; a larger one closes it (1009).",
     )
+    ws_max_per_owner: int = Field(
+        default=2000, ge=1, description="Open websockets one owner may hold; more are closed (1008)."
+    )
+    ws_max_per_address: int = Field(
+        default=2000, ge=1, description="Open websockets one client address may hold; more are closed (1008)."
+    )
+    http_limit_concurrency: int = Field(
+        default=4096,
+        ge=1,
+        description="Connections and tasks served at once (websockets count); beyond it, 503.",
+    )
+
+    # --- sign-in ---
+    session_max_age_seconds: float = Field(
+        default=7 * 24 * 3600, gt=0, description="How long a browser session lasts unless revoked."
+    )
+    signin_code_ttl_seconds: float = Field(
+        default=300, gt=0, le=86400, description="How long a one-time sign-in link stays valid."
+    )
+    signin_failures_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="Failed sign-ins one client address may make per minute; then 429 until it passes.",
+    )
+
+    # --- deployment ---
+    public_url: str = Field(
+        default="",
+        description="URL browsers use, e.g. https://storeplane.example.com; https makes cookies Secure and "
+        "adds HSTS. Empty = http://host:port.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Proxies trusted for X-Forwarded-For/-Proto (comma-separated IPs or CIDRs, * for any); "
+        "empty = none: the client address is the peer's.",
+    )
     host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(
         default=8000, ge=0, le=65535, description="Port the HTTP server listens on (0 = any free)."
@@ -236,6 +278,36 @@ class Settings(BaseSettings):
             raise ValueError("base_domain must be a DNS name such as localtest.me or stores.example.com")
         return value
 
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(
+                "public_url must be http(s)://HOST[:PORT] such as https://storeplane.example.com"
+            )
+        if parts.path:
+            raise ValueError("public_url must not have a path: Storeplane is served at the root of its host")
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_forwarded_allow_ips(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"forwarded_allow_ips entry {entry!r} is not an IP address, a CIDR network or *"
+                ) from None
+        return ",".join(entries)
+
     @field_validator("data_dir", "charts_dir", "values_dir", "kubeconfig", "helm_binary")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
@@ -262,6 +334,13 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return urlsplit(self.database_url).scheme == "sqlite"
+
+    def base_url(self, *, host: str, port: int) -> str:
+        """What browsers should open: the public URL, else the address the server listens on."""
+        if self.public_url:
+            return self.public_url
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        return f"http://{f'[{shown}]' if ':' in shown else shown}:{port}"
 
     @property
     def values_file(self) -> Path:

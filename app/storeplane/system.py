@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 from tortoise.connection import get_connection
 
+from storeplane.db.exclusive import exclusive_server
 from storeplane.db.lifecycle import close_db, init_db
 from storeplane.engines.catalog import Catalog, load_catalog
 from storeplane.events.bus import EventBus
@@ -76,14 +78,26 @@ class System:
     readiness_checks: Mapping[str, ReadinessCheck]
 
 
+def stop_this_process() -> None:
+    """Ask the server to stop as Ctrl-C or `kill` would: uvicorn shuts the lifespan down, workers first."""
+    signal.raise_signal(signal.SIGTERM)
+
+
 async def _database_ready() -> str | None:
     await get_connection("default").execute_query("SELECT 1")
     return None
 
 
 @asynccontextmanager
-async def running_system(settings: Settings, *, cluster: Cluster = no_cluster) -> AsyncIterator[System]:
+async def running_system(
+    settings: Settings,
+    *,
+    cluster: Cluster = no_cluster,
+    on_lost_database_lock: Callable[[], None] = stop_this_process,
+) -> AsyncIterator[System]:
     async with AsyncExitStack() as stack:
+        # First: a second server on the same database must not migrate it or resume its stores.
+        await stack.enter_async_context(exclusive_server(settings, on_lost=on_lost_database_lock))
         await init_db(settings)
         stack.push_async_callback(close_db)
         catalog = await asyncio.to_thread(load_catalog, settings.charts_dir / "engines.yaml")

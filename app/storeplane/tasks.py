@@ -24,6 +24,8 @@ class TaskKind(StrEnum):
     """One watcher's list-then-watch loop (k8s/watcher.py, started by k8s/watchset.py)."""
     OBSERVER = "observer"
     """The observer's consumer of watch events."""
+    DATABASE_LOCK = "database-lock"
+    """The watchdog of the connection that holds PostgreSQL's advisory lock (db/exclusive.py)."""
     EVENT_WRITER = "event-writer"
     """The single StoreEvent writer."""
     PROVISION_WORKER = "provision-worker"
@@ -34,8 +36,14 @@ class TaskKind(StrEnum):
     """A store's wait for readiness, after its install."""
     DELETE = "delete"
     """A store's uninstall and namespace deletion."""
+    CLUSTER_HEALTH = "cluster-health"
+    """The provisioner's look at the watches' health, to tell waiting stores the API is failing."""
+    RETRY_LATER = "retry-later"
+    """A store whose task failed unexpectedly, waiting to be handed back to its install or delete."""
     RECONCILER = "reconciler"
     """Resume at start, then drift checks."""
+    SWEEPER = "sweeper"
+    """The reconciler's periodic sweep for stores in flight that no task serves."""
 
 
 _kinds: weakref.WeakKeyDictionary[asyncio.Task[Any], TaskKind] = weakref.WeakKeyDictionary()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from storeplane.db.config import sqlite_path
 from storeplane.db.lifecycle import close_db, init_db
 from storeplane.settings import Settings
 from storeplane.stores.models import Store, StoreStatus
@@ -39,3 +44,32 @@ async def create_store(
         helm_release=name,
         owner=owner,
     )
+
+
+@asynccontextmanager
+async def sqlite_write_lock(
+    settings: Settings, *, seconds: float, before_release: Callable[[sqlite3.Connection], None] | None = None
+) -> AsyncIterator[asyncio.Task[None]]:
+    """Another connection holds the database's write lock for `seconds` (as a backup or a second process
+    would); `before_release` runs inside its transaction, which then commits. Yields the holding task."""
+    acquired = threading.Event()
+
+    def hold() -> None:
+        connection = sqlite3.connect(sqlite_path(settings.database_url), isolation_level=None, timeout=30)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            acquired.set()
+            time.sleep(seconds)
+            if before_release is not None:
+                before_release(connection)
+            connection.execute("COMMIT")
+        finally:
+            acquired.set()
+            connection.close()
+
+    holder = asyncio.create_task(asyncio.to_thread(hold))
+    await asyncio.to_thread(acquired.wait, 30)
+    try:
+        yield holder
+    finally:
+        await holder

@@ -21,6 +21,9 @@ class RecordingProvisioner:
         self._maybe_fail()
         self.delete_requests.append(store_id)
 
+    def busy(self, store_id: str) -> bool:
+        return False  # it keeps no tasks: every request is only recorded
+
     def _maybe_fail(self) -> None:
         error, self.fail_with = self.fail_with, None
         if error is not None:

@@ -93,6 +93,12 @@ class Engine:
     admin_url_template: str
     credentials_secret_template: str | None
     steps: tuple[Step, ...]
+    quiet_prefix_templates: tuple[str, ...] = ()
+    """Objects (and their events) the control plane does not follow, by name prefix: routine, repeated work
+    such as a CronJob's runs, which would flood a store's history and say nothing about its readiness."""
+
+    def is_quiet(self, name: str, release: str) -> bool:
+        return any(name.startswith(_fill(t, {"release": release})) for t in self.quiet_prefix_templates)
 
     def urls(self, *, host: str, tls: bool) -> tuple[str, str]:
         """Storefront and admin URLs for a store served at `host`."""
@@ -164,6 +170,10 @@ def _engine(key: str, entry: Any, charts_dir: Path) -> Engine:
                 else _check_template(name, f"{where}.steps[{i}].check.name"),
             )
         )
+    quiet = tuple(
+        _check_template(q.get("namePrefix") if isinstance(q, dict) else None, f"{where}.quietObjects[{i}]")
+        for i, q in enumerate(entry.get("quietObjects") or [])
+    )
     credentials = entry.get("credentials") or {}
     secret = credentials.get("secret")
     return Engine(
@@ -179,6 +189,7 @@ def _engine(key: str, entry: Any, charts_dir: Path) -> Engine:
         if secret is None
         else _check_template(secret, f"{where}.credentials"),
         steps=tuple(steps),
+        quiet_prefix_templates=quiet,
     )
 
 

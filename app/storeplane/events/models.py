@@ -35,6 +35,12 @@ class StoreEvent(Model):
     source = fields.CharEnumField(EventSource, max_length=16)
     involved_kind = fields.CharField(max_length=64, null=True, description="Kind of the object it is about")
     involved_name = fields.CharField(max_length=253, null=True, description="Name of the object it is about")
+    key = fields.CharField(
+        max_length=32,
+        null=True,
+        unique=True,
+        description="The writer's idempotency key: a batch retried after an unknown commit skips these rows",
+    )
 
     store_id: str
 
@@ -62,3 +68,18 @@ async def newest_events(store_ids: Collection[str]) -> dict[str, StoreEvent]:
         .values("newest")
     )
     return {event.store_id: event for event in await StoreEvent.filter(id__in=Subquery(newest))}
+
+
+async def completed_jobs_of_live_stores() -> list[tuple[str, str]]:
+    """(store id, Job name) of every JobCompleted event of a store not Deleted, in one query.
+
+    A store's history is where a finished Job stays known after its TTL deleted it and the server restarted.
+    """
+    from storeplane.stores.models import StoreStatus
+
+    rows = await (
+        StoreEvent.filter(reason="JobCompleted", involved_kind="Job")
+        .exclude(store__status=StoreStatus.DELETED)
+        .values_list("store_id", "involved_name")
+    )
+    return [(str(store_id), str(name)) for store_id, name in rows if name]

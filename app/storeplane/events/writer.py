@@ -6,6 +6,10 @@ commits and skip N forever. One task inserting and committing in turn makes "vis
 same order.
 Queued events are inserted in batches, one transaction each, then published to the bus after the commit, as
 EventRecords (frozen copies of the rows: every subscriber holds the same object).
+
+A transient database failure (a write lock held elsewhere, a lost connection) does not fail the callers: the
+batch is retried with backoff for as long as the writer runs. Each draft carries a unique key, so a retry
+after a commit whose outcome was unknown finds the rows that did commit and does not write them twice.
 """
 
 from __future__ import annotations
@@ -13,18 +17,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
+from storeplane.db.errors import is_transient
 from storeplane.events.bus import EventBus
 from storeplane.events.kinds import EventSource, EventType
 from storeplane.events.models import StoreEvent
 from storeplane.events.records import EventRecord
+from storeplane.k8s.backoff import Backoff, RetryPolicy
 from storeplane.tasks import TaskKind, start_task, stop_tasks
 
 log = logging.getLogger(__name__)
+
+# A held SQLite lock is waited for by busy_timeout first; these delays come on top of it.
+DEFAULT_RETRY = RetryPolicy(initial=0.2, max=5.0, factor=2.0)
 
 
 class EventWriterClosedError(RuntimeError):
@@ -43,6 +53,7 @@ class StoreEventDraft:
     involved_kind: str | None = None
     involved_name: str | None = None
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 @dataclass(eq=False)
@@ -61,8 +72,10 @@ class EventWriter:
         queue_size: int,
         batch_max: int,
         drain_timeout: float,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self._bus = bus
+        self._retry = retry
         self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue(maxsize=queue_size)
         self._batch_max = batch_max
         self._drain_timeout = drain_timeout
@@ -136,7 +149,7 @@ class EventWriter:
 
     async def _write_batch(self, batch: list[_Pending]) -> None:
         try:
-            events = await self._insert(batch)
+            events = await self._insert_retrying(batch)
         except asyncio.CancelledError:
             self._fail(batch, EventWriterClosedError("the event writer was stopped"))
             raise
@@ -156,12 +169,46 @@ class EventWriter:
             if not pending.done.done():  # the caller may have been cancelled
                 pending.done.set_result(event)
 
+    async def _insert_retrying(self, batch: list[_Pending]) -> list[EventRecord]:
+        """Insert the batch, waiting out transient failures; a permanent one is raised."""
+        backoff = Backoff(self._retry)
+        retried = False
+        while True:
+            try:
+                return await self._insert(batch, retried=retried)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                delay = backoff.next_delay()
+                log.warning(
+                    "writing %d event(s) failed (%s); retrying in %.1fs",
+                    len(batch),
+                    type(exc).__name__,
+                    delay,
+                )
+            retried = True
+            await asyncio.sleep(delay)
+
     @staticmethod
-    async def _insert(batch: list[_Pending]) -> list[EventRecord]:
+    async def _insert(batch: list[_Pending], *, retried: bool) -> list[EventRecord]:
         events: list[EventRecord] = []
         async with in_transaction() as connection:
+            # Only a retry can find its rows committed: the first attempt saves the query.
+            committed = (
+                {
+                    row.key: row
+                    for row in await StoreEvent.filter(key__in=[p.draft.key for p in batch]).using_db(
+                        connection
+                    )
+                }
+                if retried
+                else {}
+            )
             for pending in batch:
                 draft = pending.draft
+                if draft.key in committed:
+                    events.append(EventRecord.of(committed[draft.key]))
+                    continue
                 row = await StoreEvent.create(
                     using_db=connection,
                     store_id=draft.store_id,
@@ -172,6 +219,7 @@ class EventWriter:
                     involved_kind=draft.involved_kind,
                     involved_name=draft.involved_name,
                     time=draft.time,
+                    key=draft.key,
                 )
                 events.append(EventRecord.of(row))
         return events

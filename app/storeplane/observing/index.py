@@ -22,7 +22,7 @@ from storeplane.observing.messages import (
     should_relay_count,
     signature,
 )
-from storeplane.observing.readiness import Assessment, NamespaceObjects, assess
+from storeplane.observing.readiness import Assessment, NamespaceObjects, assess, job_state
 from storeplane.stores.models import StoreStatus
 from storeplane.stores.records import StoreRecord
 
@@ -63,6 +63,8 @@ class StoreIndex:
         self._namespaces: dict[str, Obj] = {}
         self._objects: dict[str, dict[str, dict[str, Obj]]] = defaultdict(lambda: defaultdict(dict))
         self._warnings: dict[str, dict[str, str]] = defaultdict(dict)
+        # namespace -> Jobs seen complete: a Job deleted by its TTL afterwards does not undo a finished step.
+        self._completed_jobs: dict[str, set[str]] = defaultdict(set)
         self._signatures: dict[tuple[str, str, str], str] = {}
         self._relayed_counts: dict[str, int] = {}
         self._orphans_seen: set[str] = set()
@@ -87,6 +89,12 @@ class StoreIndex:
             del self._by_namespace[store.namespace]
         self._steps.pop(store_id, None)
 
+    def remember_completed_job(self, store_id: str, job_name: str) -> None:
+        """A Job of the store known complete from its history (the watches may never see it again)."""
+        store = self._stores.get(store_id)
+        if store is not None:
+            self._completed_jobs[store.namespace].add(job_name)
+
     def store(self, store_id: str) -> StoreRecord | None:
         return self._stores.get(store_id)
 
@@ -102,6 +110,13 @@ class StoreIndex:
         store_id = self._owner_of_namespace(event.namespace)
         if store_id is None:
             return _IGNORED  # not a store namespace (the Event and helm Secret watches see the whole cluster)
+        store = self._stores[store_id]
+        engine = self._catalog.get(store.engine)
+        subject = event.name
+        if event.kind == "Event":
+            subject = str((event.object.get("involvedObject") or {}).get("name", ""))
+        if engine is not None and engine.is_quiet(subject, store.helm_release):
+            return Observation(store_id)
         if event.kind == "Event":
             return Observation(store_id, self._event_notes(event))
         deleted = event.type == "DELETED"
@@ -110,10 +125,18 @@ class StoreIndex:
             by_name.pop(event.name, None)
         else:
             by_name[event.name] = event.object
+            if (
+                event.kind == "Job"
+                and engine is not None
+                and engine.setup_job is not None
+                and engine.setup_job.matches(event.name, store.helm_release)
+                and job_state(event.object) == "complete"
+            ):
+                self._completed_jobs[event.namespace].add(event.name)
         if event.kind == "Secret":
             return Observation(store_id)
         notes = self._object_notes(event)
-        if deleted and self._stores[store_id].status == StoreStatus.DELETING:
+        if deleted and store.status == StoreStatus.DELETING:
             notes = []  # the deletion we asked for: "deleted" warnings would only alarm
         return Observation(store_id, notes)
 
@@ -135,6 +158,7 @@ class StoreIndex:
             self._namespaces.pop(name, None)
             self._objects.pop(name, None)
             self._warnings.pop(name, None)
+            self._completed_jobs.pop(name, None)
             self._orphans_seen.discard(name)
         else:
             self._namespaces[name] = obj
@@ -187,6 +211,7 @@ class StoreIndex:
             namespace=self._namespaces.get(store.namespace),
             by_kind=self._objects.get(store.namespace, {}),
             warnings=self._warnings.get(store.namespace, {}),
+            completed_jobs=frozenset(self._completed_jobs.get(store.namespace, ())),
         )
 
     def assess(self, store_id: str) -> Assessment | None:

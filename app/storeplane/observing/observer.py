@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from storeplane.engines.catalog import Catalog
+from storeplane.events.models import completed_jobs_of_live_stores
 from storeplane.events.writer import EventWriter
 from storeplane.k8s.client import KubeApi
 from storeplane.k8s.watching import WatchEvent, WatchSet, WatchSettings, WatchSpec
@@ -73,6 +74,8 @@ class Observer:
         for store in await live_stores():
             if self.index.store(store.id) is None:
                 self.index.learn(store)
+        for store_id, job_name in await completed_jobs_of_live_stores():
+            self.index.remember_completed_job(store_id, job_name)
         self._task = start_task(self._consume(), kind=TaskKind.OBSERVER)
         await self._watches.start()
 

@@ -27,6 +27,8 @@ class NamespaceObjects:
     """kind -> name -> object (Pod, StatefulSet, Deployment, Job, PersistentVolumeClaim, Ingress, Secret)."""
     warnings: Mapping[str, str] = field(default_factory=dict)
     """Involved object name -> "Reason: message" of its newest Warning event."""
+    completed_jobs: frozenset[str] = frozenset()
+    """Jobs of the namespace seen complete, including those since deleted (by their TTL)."""
 
     def get(self, kind: str, name: str) -> Obj | None:
         return self.by_kind.get(kind, {}).get(name)
@@ -94,6 +96,23 @@ def newest_setup_job(engine: Engine, release: str, objects: NamespaceObjects) ->
     return jobs[-1] if jobs else None
 
 
+def setup_job_state(engine: Engine, release: str, objects: NamespaceObjects) -> tuple[str | None, Obj | None]:
+    """The setup Job's state ("complete", "failed", "running") and the Job; (None, None) before it exists.
+
+    The newest Job present decides. With none present, one recorded complete still counts: the chart gives
+    finished Jobs a TTL, and its name carries the hash of its inputs, so a later upgrade's Job has another
+    name and is not done before it runs.
+    """
+    job = newest_setup_job(engine, release, objects)
+    if job is not None:
+        return job_state(job), job
+    if engine.setup_job is not None and any(
+        engine.setup_job.matches(name, release) for name in objects.completed_jobs
+    ):
+        return "complete", None
+    return None, None
+
+
 def release_deployed(release: str, objects: NamespaceObjects) -> bool | None:
     """From helm's release Secrets: True when the newest revision is deployed, None when there is none."""
     newest: tuple[int, str] | None = None
@@ -157,8 +176,7 @@ def step_done(step: Step, *, engine: Engine, release: str, objects: NamespaceObj
     if step.check == "release":
         return release_deployed(release, objects) is True
     if step.check == "job":
-        job = newest_setup_job(engine, release, objects)
-        return job is not None and job_state(job) == "complete"
+        return setup_job_state(engine, release, objects)[0] == "complete"
     name = step.name(release)
     if step.kind is None or name is None:
         return False
@@ -190,10 +208,10 @@ def assess(*, engine: Engine, release: str, objects: NamespaceObjects) -> Assess
                 missing.append(problem)
     failed = None
     if engine.setup_job is not None:
-        job = newest_setup_job(engine, release, objects)
-        if job is None:
+        state, job = setup_job_state(engine, release, objects)
+        if state is None:
             waiting.append(f"setup Job {engine.setup_job.name_pattern(release).pattern} not created")
-        elif (state := job_state(job)) != "complete":
+        elif state != "complete" and job is not None:
             job_name = job["metadata"]["name"]
             if state == "failed":
                 cond = condition(job, "Failed") or {}

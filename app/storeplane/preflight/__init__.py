@@ -1,4 +1,5 @@
-"""What `storeplane serve` checks before uvicorn starts: the port, helm, the database and the cluster.
+"""What `storeplane serve` checks before uvicorn starts: the port, helm, the database (and that no other
+server holds it) and the cluster.
 
 Each check fails with a `StartupError` whose text is one plain sentence naming what to fix; the CLI prints it
 as `storeplane: <sentence>` and exits 2, with no traceback. Without these checks each fault surfaced as a
@@ -16,6 +17,7 @@ import logging
 
 from storeplane.preflight.cluster import check_cluster
 from storeplane.preflight.local import check_database, check_helm, check_port
+from storeplane.preflight.single_server import check_single_server
 from storeplane.preflight.wording import StartupError, public_url, scrub, secrets_of
 from storeplane.settings import Settings
 
@@ -31,6 +33,7 @@ async def preflight(settings: Settings, *, host: str, port: int) -> None:
         await check_port(host=host, port=port)
         await check_helm(settings)
         await check_database(settings)
+        await check_single_server(settings)
         await check_cluster(settings)
     except StartupError as exc:
         raise StartupError(scrub(exc.sentence, secrets_of(settings))) from None

@@ -23,6 +23,9 @@ class Provisioner(Protocol):
     async def request_delete(self, store_id: str) -> None:
         """Delete the store (status Deleting): cancel a running install, uninstall, delete the namespace."""
 
+    def busy(self, store_id: str) -> bool:
+        """Whether the store is queued or has a task now (the reconciler's sweep resumes the others)."""
+
 
 class NoProvisioner:
     """Used when the app is built without a provisioner: requests stay recorded in the database only.
@@ -36,3 +39,6 @@ class NoProvisioner:
 
     async def request_delete(self, store_id: str) -> None:
         log.warning("no provisioner is running: store %s stays Deleting", store_id)
+
+    def busy(self, store_id: str) -> bool:
+        return False

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -34,9 +34,11 @@ from storeplane.events.models import EventSource, EventType
 from storeplane.events.writer import EventWriter, StoreEventDraft
 from storeplane.k8s.backoff import RetryPolicy
 from storeplane.k8s.client import KubeApi
+from storeplane.k8s.errors import describe
 from storeplane.k8s.helm import Helm
 from storeplane.k8s.retrying import retrying
 from storeplane.observing.observer import Observer
+from storeplane.provisioning.api_witness import ApiWitness
 from storeplane.provisioning.errors import ProvisioningFailed
 from storeplane.provisioning.namespaces import delete_namespace, ensure_namespace, namespace_owner
 from storeplane.provisioning.releases import StoreReleases
@@ -49,12 +51,31 @@ from storeplane.tasks import TaskKind, kind_of, start_task, stop_tasks
 
 log = logging.getLogger(__name__)
 
+# After an unexpected failure, a store is tried again after 1 s, then 2, 4, ... up to a minute.
+RETRY_LATER_FIRST_SECONDS = 1.0
+RETRY_LATER_MAX_SECONDS = 60.0
+# How often the watches' health is looked at for stores waiting to become ready.
+HEALTH_LOOK_SECONDS = 1.0
+
 
 def tls_enabled(values_file: Path) -> bool:
     """`environment.tls.enabled` of the environment's values file: the URL scheme (docs/chart.md)."""
     document = yaml.safe_load(values_file.read_text()) or {}
     tls = ((document.get("environment") or {}).get("tls")) or {}
     return bool(tls.get("enabled", False))
+
+
+def waiting_for_cluster(store_id: str, namespace: str, *, why: str, then: str) -> StoreEventDraft:
+    """The Warning that tells a store's history it waits for the Kubernetes API, and why."""
+    return StoreEventDraft(
+        store_id=store_id,
+        type=EventType.WARNING,
+        reason="WaitingForCluster",
+        message=f"The Kubernetes API is failing ({why[:300]}); {then}",
+        source=EventSource.API,
+        involved_kind="Namespace",
+        involved_name=namespace,
+    )
 
 
 class KubeProvisioner:
@@ -74,7 +95,9 @@ class KubeProvisioner:
     ) -> None:
         self._settings = settings
         self._api = api
-        self._releases = StoreReleases(helm=helm, settings=settings)
+        self._releases = StoreReleases(
+            helm=helm, settings=settings, witness=ApiWitness(api, observer.watches.health)
+        )
         self._catalog = catalog
         self._observer = observer
         self._writer = writer
@@ -89,6 +112,8 @@ class KubeProvisioner:
         # Deletes do not queue behind installs, but a burst of them must not start one helm per store at once
         # (each helm process takes tens of MB and a share of the API server): as many as install workers.
         self._uninstall_slots = asyncio.Semaphore(settings.provisioning_concurrency)
+        # Consecutive unexpected failures per store, for the delay before it is tried again.
+        self._failures: dict[str, int] = {}
         self._started = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -102,6 +127,7 @@ class KubeProvisioner:
             self._workers.append(
                 start_task(self._worker(), kind=TaskKind.PROVISION_WORKER, detail=str(number))
             )
+        self._workers.append(start_task(self._tell_waiting_stores(), kind=TaskKind.CLUSTER_HEALTH))
 
     async def stop(self) -> None:
         """Cancel the workers and every store task, then await them all (helm is terminated by the wrapper).
@@ -147,15 +173,79 @@ class KubeProvisioner:
     def _spawn(
         self, store_id: str, coroutine: Coroutine[Any, Any, None], kind: TaskKind
     ) -> asyncio.Task[None]:
-        task = start_task(coroutine, kind=kind, detail=store_id)
+        task = start_task(self._guarded(store_id, coroutine, kind), kind=kind, detail=store_id)
         self._tasks[store_id] = task
 
-        def done(finished: asyncio.Task[None]) -> None:
-            if self._tasks.get(store_id) is finished:
-                del self._tasks[store_id]
-
-        task.add_done_callback(done)
+        task.add_done_callback(lambda finished: self._forget(store_id, finished))
         return task
+
+    async def _guarded(self, store_id: str, coroutine: Coroutine[Any, Any, None], kind: TaskKind) -> None:
+        """Run a store's task; if it fails unexpectedly (the database down, a bug), hand the store back later.
+
+        The store's status is committed before any work it announces, so trying the same step again is safe.
+        """
+        try:
+            await coroutine
+        except Exception:
+            failures = self._failures[store_id] = self._failures.get(store_id, 0) + 1
+            delay = min(RETRY_LATER_MAX_SECONDS, RETRY_LATER_FIRST_SECONDS * 2 ** (failures - 1))
+            log.exception("store %s: its %s task failed; trying again in %.0fs", store_id, kind, delay)
+            again = self._delete_again if kind == TaskKind.DELETE else self._install_again
+            self._spawn_retry(store_id, delay, again)
+        else:
+            self._failures.pop(store_id, None)
+
+    def _spawn_retry(self, store_id: str, delay: float, again: Callable[[str], Awaitable[None]]) -> None:
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            if self._tasks.get(store_id) is asyncio.current_task():
+                del self._tasks[store_id]  # no longer busy: `again` may start the store's task
+            await again(store_id)
+
+        # Replaces the failed task as the store's one task: the sweep does not resume it meanwhile.
+        task = start_task(later(), kind=TaskKind.RETRY_LATER, detail=store_id)
+        self._tasks[store_id] = task
+        task.add_done_callback(lambda finished: self._forget(store_id, finished))
+
+    async def _install_again(self, store_id: str) -> None:
+        await self.submit(store_id)
+
+    async def _delete_again(self, store_id: str) -> None:
+        await self.request_delete(store_id)
+
+    def _forget(self, store_id: str, finished: asyncio.Task[None]) -> None:
+        if self._tasks.get(store_id) is finished:
+            del self._tasks[store_id]
+
+    async def _tell_waiting_stores(self) -> None:
+        """While the watches fail to reach the API, say so in the history of every store waiting to become
+        ready or queued for a worker: neither makes a call of its own that would notice the outage.
+
+        Looks at in-memory health once a second; one event per store per outage.
+        """
+        told: set[str] = set()
+        while True:
+            await asyncio.sleep(HEALTH_LOOK_SECONDS)
+            failing = [
+                f"{name}: {health.last_error}"
+                for name, health in self._observer.watches.health().items()
+                if health.consecutive_failures > 0
+            ]
+            if not failing:
+                told.clear()
+                continue
+            waiting = [sid for sid, task in self._tasks.items() if kind_of(task) == TaskKind.WAIT_READY]
+            for store_id, then in (
+                *((sid, "the store's readiness is read again once the watches reconnect") for sid in waiting),
+                *((sid, "its provisioning starts once the API answers") for sid in sorted(self._queued)),
+            ):
+                store = self._observer.store(store_id)
+                if store_id in told or store is None:
+                    continue
+                told.add(store_id)
+                await self._writer.submit(
+                    waiting_for_cluster(store_id, store.namespace, why="; ".join(failing), then=then)
+                )
 
     async def _worker(self) -> None:
         while True:
@@ -198,6 +288,23 @@ class KubeProvisioner:
                 involved_name=name,
             )
         )
+
+    def _says_it_waits(self, store: StoreRecord) -> Callable[[BaseException, int], Awaitable[None]]:
+        """An `on_retry` that tells the store's history, once per step, that it waits for the cluster."""
+
+        async def waiting(error: BaseException, attempt: int) -> None:
+            if attempt != 1:
+                return
+            await self._writer.write(
+                waiting_for_cluster(
+                    store.id,
+                    store.namespace,
+                    why=describe(error),
+                    then="retrying until the provisioning deadline",
+                )
+            )
+
+        return waiting
 
     async def _fail(self, store: StoreRecord, reason: str) -> None:
         # A conflict means it was deleted (or changed by the API) meanwhile: that decision stands.
@@ -255,6 +362,7 @@ class KubeProvisioner:
             lambda: ensure_namespace(self._api, name=store.namespace, store_id=store.id),
             what=f"creating the namespace of {what}",
             policy=self._retry,
+            on_retry=self._says_it_waits(store),
         )
         await self._event(
             store,
@@ -269,6 +377,7 @@ class KubeProvisioner:
                 lambda: self._releases.install(store, engine, starting_over=starting_over),
                 what=f"installing the chart of {what}",
                 policy=self._retry,
+                on_retry=self._says_it_waits(store),
             )
         finally:
             if not helm_done.done():
@@ -338,6 +447,7 @@ class KubeProvisioner:
             lambda: namespace_owner(self._api, name=store.namespace),
             what=f"reading the namespace of store {store_id}",
             policy=self._retry,
+            on_retry=self._says_it_waits(store),
         )
         if exists and owner == store.id:
             async with self._uninstall_slots:
@@ -345,6 +455,7 @@ class KubeProvisioner:
                     lambda: self._releases.uninstall(store),
                     what=f"uninstalling store {store_id}",
                     policy=self._retry,
+                    on_retry=self._says_it_waits(store),
                 )
             await self._event(
                 store,
@@ -358,6 +469,7 @@ class KubeProvisioner:
                 lambda: delete_namespace(self._api, name=store.namespace),
                 what=f"deleting the namespace of store {store_id}",
                 policy=self._retry,
+                on_retry=self._says_it_waits(store),
             )
             await self._event(
                 store,

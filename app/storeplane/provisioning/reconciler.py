@@ -1,8 +1,10 @@
 """The reconciler: resume what a previous process left in flight, then follow drift from the watches.
 
-On start: every Pending or Provisioning store is submitted again (a release that a killed helm left
-pending-install/-upgrade is repaired by the provisioner), every Deleting store is deleted again; once the
-watches have synced, Ready stores are checked against the caches and orphan namespaces are reported.
+On start, and then every `sweep_interval_seconds`: every Pending or Provisioning store that no task serves is
+submitted again (a release that a killed helm left pending-install/-upgrade is repaired by the provisioner),
+every such Deleting store is deleted again. So a store whose request was lost (a crash, a database error
+between committing a status and handing the work over) converges without a restart. Once the watches have
+synced, Ready stores are checked against the caches and orphan namespaces are reported.
 
 Continuously, with no periodic per-store polling: the Observer calls `_on_change` whenever a store or one of
 its objects changes, and a Ready store is judged then (observing/drift.py). The watches relist after a 410 or
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
 from storeplane.events.writer import EventWriter
@@ -28,6 +31,9 @@ from storeplane.tasks import TaskKind, start_task, stop_tasks
 
 log = logging.getLogger(__name__)
 
+# A periodic sweep leaves alone a store changed this recently: its own request is handing it over now.
+SETTLED_SECONDS = 10.0
+
 
 class Reconciler:
     def __init__(
@@ -38,6 +44,7 @@ class Reconciler:
         writer: EventWriter,
         changes: StoreChanges,
         drift_grace_seconds: float,
+        sweep_interval_seconds: float,
     ) -> None:
         self._observer = observer
         self._provisioner = provisioner
@@ -47,21 +54,30 @@ class Reconciler:
         self._dirty: set[str] = set()
         self._due: dict[str, float] = {}
         self._wake = asyncio.Event()
+        self._sweep_interval = sweep_interval_seconds
         self._task: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._resumed = asyncio.Event()
 
     async def start(self) -> None:
         if self._task is not None:
             raise RuntimeError("Reconciler already started")
         self._observer.add_listener(self._on_change)
+        try:
+            # Before start() returns, so before the API serves: a store created meanwhile is handed over by
+            # its own request, never by this pass ahead of its Created event.
+            await self.sweep()
+        except Exception:
+            log.warning("resuming the stores in flight failed; the periodic sweep tries again", exc_info=True)
         self._task = start_task(self._run(), kind=TaskKind.RECONCILER)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
+        sweeper, self._sweeper = self._sweeper, None
         if task is None:
             return
         self._observer.remove_listener(self._on_change)
-        await stop_tasks([task])
+        await stop_tasks([task, *([sweeper] if sweeper else [])])
 
     async def __aenter__(self) -> Reconciler:
         await self.start()
@@ -84,15 +100,36 @@ class Reconciler:
         self._dirty.add(store_id)
         self._wake.set()
 
-    async def _run(self) -> None:
-        for store in await Store.filter(
-            status__in=[StoreStatus.PENDING, StoreStatus.PROVISIONING, StoreStatus.DELETING]
-        ):
-            log.info("resuming store %s (%s)", store.id, store.status)
-            if store.status == StoreStatus.DELETING:
-                await self._provisioner.request_delete(store.id)
+    async def sweep(self, *, settled_for: float = 0.0) -> int:
+        """Resume every store in flight that no task serves and that has not changed for `settled_for`
+        seconds (a store just created or deleted is being handed over by its request); how many."""
+        resumed = 0
+        in_flight = await Store.filter(
+            status__in=[StoreStatus.PENDING, StoreStatus.PROVISIONING, StoreStatus.DELETING],
+            updated_at__lte=datetime.now(UTC) - timedelta(seconds=settled_for),
+        ).values_list("id", "status")
+        for store_id, status in in_flight:
+            if self._provisioner.busy(store_id):
+                continue
+            log.info("resuming store %s (%s): no task serves it", store_id, status)
+            if status == StoreStatus.DELETING:
+                await self._provisioner.request_delete(store_id)
             else:
-                await self._provisioner.submit(store.id)
+                await self._provisioner.submit(store_id)
+            resumed += 1
+        return resumed
+
+    async def _sweep_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_interval)
+            try:
+                await self.sweep(settled_for=SETTLED_SECONDS)
+            except Exception:
+                # The database may be locked or down for a while: the next sweep tries again.
+                log.warning("the sweep for stores in flight failed", exc_info=True)
+
+    async def _run(self) -> None:
+        self._sweeper = start_task(self._sweep_periodically(), kind=TaskKind.SWEEPER)
         await self._observer.wait_synced()
         for orphan in self._observer.orphans():
             log.warning(

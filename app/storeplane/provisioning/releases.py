@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -28,6 +29,7 @@ from storeplane.k8s.errors import (
     is_transient,
 )
 from storeplane.k8s.helm import Helm, Release, ReleaseState
+from storeplane.provisioning.api_witness import ApiWitness
 from storeplane.provisioning.errors import ProvisioningFailed
 from storeplane.settings import Settings
 from storeplane.stores.records import StoreRecord
@@ -37,9 +39,10 @@ T = TypeVar("T")
 
 
 class StoreReleases:
-    def __init__(self, *, helm: Helm, settings: Settings) -> None:
+    def __init__(self, *, helm: Helm, settings: Settings, witness: ApiWitness | None = None) -> None:
         self._helm = helm
         self._settings = settings
+        self._witness = witness
 
     def host(self, store: StoreRecord) -> str:
         return f"{store.name}.{self._settings.base_domain}"
@@ -82,6 +85,7 @@ class StoreReleases:
     async def _install(self, store: StoreRecord, engine: Engine) -> Release:
         # Only these three keys (docs/chart.md); the wrapper writes them to a 0600 file, removed after.
         store_values = {"store": {"id": store.id, "name": store.name, "host": self.host(store)}}
+        started = time.time()
         try:
             return await _with_deadline(
                 self._helm.install(
@@ -96,6 +100,9 @@ class StoreReleases:
         except HelmError as exc:
             if isinstance(exc, ReleaseExists | OperationInProgress) or is_transient(exc):
                 raise
+            judged = exc if self._witness is None else await self._witness.judge(exc, started=started)
+            if is_transient(judged):
+                raise judged from exc
             raise ProvisioningFailed(f"helm install of {store.helm_release} failed: {exc.message}") from exc
 
 

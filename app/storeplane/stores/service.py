@@ -328,6 +328,8 @@ class StoreService:
             if store is None:
                 return StoreNotFound(id)
             if store.status == StoreStatus.DELETING:
+                # Asked again: the first request may have been lost with its task (idempotent otherwise).
+                await self._provisioner.request_delete(store.id)
                 return store
             if store.status == StoreStatus.DELETED:
                 return InvalidState(id, store.status, "delete")

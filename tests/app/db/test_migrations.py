@@ -12,9 +12,15 @@ from storeplane.db.lifecycle import DatabaseError, close_db, init_db
 from storeplane.stores.models import Store, StoreStatus
 from tests.app.database_helpers import create_store, make_settings, open_database
 
-TABLES = {"store", "store_event", "audit_entry", "tortoise_migrations"}
+TABLES = {"store", "store_event", "audit_entry", "session", "sign_in_code", "tortoise_migrations"}
 PARTIAL_INDEXES = {"uniq_store_live_name", "uniq_store_live_namespace"}
-MIGRATIONS = ["0001_initial", "0002_live_unique_indexes", "0003_store_owner_order_index"]
+MIGRATIONS = [
+    "0001_initial",
+    "0002_live_unique_indexes",
+    "0003_store_owner_order_index",
+    "0004_sessions_and_sign_in_codes",
+    "0005_store_event_key",
+]
 
 
 def schema(path: str) -> dict[str, set[str]]:

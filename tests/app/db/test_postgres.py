@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from tortoise.exceptions import IntegrityError
 
+from storeplane.db.exclusive import AnotherServerRunning, check_free, exclusive_server
 from storeplane.events.models import EventSource, EventType, StoreEvent
 from storeplane.events.writer import EventWriter, StoreEventDraft
 from storeplane.settings import Settings
@@ -115,13 +116,15 @@ async def test_postgres_gets_every_table_and_partial_index_and_restarts_cleanly(
                 for row in await connection.execute_query_dict("SELECT indexname, indexdef FROM pg_indexes")
             }
             applied = await connection.execute_query_dict("SELECT name FROM tortoise_migrations ORDER BY id")
-    assert tables >= {"store", "store_event", "audit_entry", "tortoise_migrations"}
+    assert tables >= {"store", "store_event", "audit_entry", "session", "sign_in_code", "tortoise_migrations"}
     assert "WHERE" in indexes["uniq_store_live_name"]
     assert "Deleted" in indexes["uniq_store_live_namespace"]
     assert [row["name"] for row in applied] == [
         "0001_initial",
         "0002_live_unique_indexes",
         "0003_store_owner_order_index",
+        "0004_sessions_and_sign_in_codes",
+        "0005_store_event_key",
     ]
 
 
@@ -179,3 +182,27 @@ async def test_postgres_event_ids_become_visible_in_order(postgres_settings: Set
             await reader
             await writer.stop()
     assert seen == list(range(1, 201))
+
+
+async def test_one_server_per_postgres_database_through_an_advisory_lock(postgres_settings: Settings) -> None:
+    import asyncpg  # type: ignore[import-not-found, unused-ignore]  # optional: only where installed
+
+    lost = asyncio.Event()
+    async with exclusive_server(postgres_settings, on_lost=lost.set, watchdog_interval=0.2):
+        with pytest.raises(
+            AnotherServerRunning, match=rf"^storeplane pid {os.getpid()} on .* already serves"
+        ):
+            await check_free(postgres_settings)
+        # The connection holding the lock is cut (a failover, an idle timeout): the holder is told at once,
+        # and the lock is free for another server.
+        admin = await asyncpg.connect(postgres_settings.database_url)
+        try:
+            terminated = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name LIKE 'storeplane pid %' AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+        assert terminated == 1
+        await asyncio.wait_for(lost.wait(), timeout=10)
+        await check_free(postgres_settings)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from storeplane.events.records import EventRecord
 from storeplane.events.writer import EventWriter, EventWriterClosedError, StoreEventDraft
 from storeplane.settings import Settings
 from storeplane.tasks import TaskKind, kind_of
-from tests.app.database_helpers import create_store, make_settings, open_database
+from tests.app.database_helpers import create_store, make_settings, open_database, sqlite_write_lock
 
 WRITERS = 20
 EVENTS_PER_WRITER = 50
@@ -186,3 +187,42 @@ async def test_the_writer_runs_as_a_guarded_task_of_its_kind_until_stopped(setti
     await writer.stop()
     assert task.done()
     assert writer_tasks() == []
+
+
+async def test_a_held_write_lock_delays_a_write_but_does_not_fail_it(tmp_path: Path) -> None:
+    async with open_database(make_settings(tmp_path, database_busy_timeout_ms=100)) as settings:
+        store = await create_store("shop")
+        writer = make_writer(settings)
+        writer.start()
+        try:
+            async with sqlite_write_lock(settings, seconds=1.5) as holder:
+                written = await asyncio.wait_for(writer.write(draft(store.id, "during the lock")), timeout=30)
+                assert holder.done()  # it could only commit after the lock was released
+        finally:
+            await writer.stop()
+        assert [e.message for e in await StoreEvent.filter(store_id=store.id)] == ["during the lock"]
+        assert written.message == "during the lock"
+
+
+async def test_a_retry_after_an_unknown_commit_writes_no_duplicate(tmp_path: Path) -> None:
+    async with open_database(make_settings(tmp_path, database_busy_timeout_ms=100)) as settings:
+        store = await create_store("shop")
+        event = draft(store.id, "committed once")
+
+        def commit_it_first(connection: sqlite3.Connection) -> None:
+            # As if the writer's own first attempt had committed and only the answer was lost.
+            connection.execute(
+                "INSERT INTO store_event (store_id, time, type, reason, message, source, key) "
+                "VALUES (?, ?, 'Normal', 'Test', 'committed once', 'api', ?)",
+                (store.id, event.time.isoformat(), event.key),
+            )
+
+        writer = make_writer(settings)
+        writer.start()
+        try:
+            async with sqlite_write_lock(settings, seconds=1.0, before_release=commit_it_first):
+                written = await asyncio.wait_for(writer.write(event), timeout=30)
+        finally:
+            await writer.stop()
+        rows = await StoreEvent.filter(store_id=store.id)
+        assert [(row.id, row.key) for row in rows] == [(written.id, event.key)]

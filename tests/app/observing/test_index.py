@@ -187,3 +187,37 @@ def test_a_late_copy_of_an_older_state_does_not_undo_a_newer_one() -> None:
     known = index.store("st-one")
     assert known is not None
     assert known.status == StoreStatus.DELETING
+
+
+def test_the_cron_runs_are_quiet_and_only_setup_jobs_are_remembered_complete() -> None:
+    index = StoreIndex(CATALOG)
+    index.learn(store())
+    index.apply(added(namespace("store-shop1", "st-one")))
+    ns = "store-shop1"
+    run = placed(job("shop1-cron-29123456", complete=True), ns)
+    run_pod = placed(pod("shop1-cron-29123456-x7k2p", ready=True), ns)
+    started = placed(
+        {
+            "kind": "Event",
+            "metadata": {"name": "shop1-cron-29123456-x7k2p.1"},
+            "type": "Normal",
+            "reason": "Started",
+            "message": "Started container cron",
+            "involvedObject": {"kind": "Pod", "name": "shop1-cron-29123456-x7k2p"},
+        },
+        ns,
+    )
+    for event in (added(run), added(run_pod), added(started)):
+        observation = index.apply(event)
+        assert (observation.store_id, observation.notes) == ("st-one", [])
+    objects = index.objects("st-one")
+    assert objects is not None
+    assert objects.of_kind("Job") == {}
+    assert objects.of_kind("Pod") == {}
+    assert objects.completed_jobs == frozenset()
+    # The setup Job is followed, and remembered once complete.
+    setup = index.apply(added(placed(job("shop1-setup-0a1b2c3d", complete=True), ns)))
+    assert [note.reason for note in setup.notes] == ["JobCompleted"]
+    objects = index.objects("st-one")
+    assert objects is not None
+    assert objects.completed_jobs == {"shop1-setup-0a1b2c3d"}

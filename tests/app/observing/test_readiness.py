@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from storeplane.engines.catalog import load_catalog
@@ -94,6 +95,47 @@ def test_a_not_ready_workload_is_reported_by_its_pod_and_newest_warning() -> Non
 def test_an_incomplete_setup_job_is_named() -> None:
     result = assess(engine=ENGINE, release="shop1", objects=objects(job_done=False))
     assert result.waiting_for == ("Job shop1-setup-0a1b2c3d not complete",)
+
+
+def test_a_setup_job_recorded_complete_still_counts_once_its_ttl_deleted_it() -> None:
+    present = objects()
+    gone = dataclasses.replace(
+        present,
+        by_kind={kind: found for kind, found in present.by_kind.items() if kind != "Job"},
+        completed_jobs=frozenset({"shop1-setup-0a1b2c3d"}),
+    )
+    result = assess(engine=ENGINE, release="shop1", objects=gone)
+    assert result.ready
+    assert result.steps_done == {step.id for step in ENGINE.steps}
+    # Without the record, the same objects are "not created".
+    unknown = assess(
+        engine=ENGINE, release="shop1", objects=dataclasses.replace(gone, completed_jobs=frozenset())
+    )
+    assert len(unknown.waiting_for) == 1
+    assert unknown.waiting_for[0].startswith("setup Job ^shop1")
+    assert unknown.waiting_for[0].endswith(" not created")
+    assert "setup" not in unknown.steps_done
+
+
+def test_an_upgrades_new_setup_job_is_not_done_before_it_runs_whatever_was_recorded() -> None:
+    upgraded = dataclasses.replace(
+        objects(),
+        by_kind={
+            **objects().by_kind,
+            "Job": {"shop1-setup-9f8e7d6c": job("shop1-setup-9f8e7d6c", complete=False)},
+        },
+        completed_jobs=frozenset({"shop1-setup-0a1b2c3d"}),
+    )
+    result = assess(engine=ENGINE, release="shop1", objects=upgraded)
+    assert result.waiting_for == ("Job shop1-setup-9f8e7d6c not complete",)
+    assert "setup" not in result.steps_done
+    # Another store's Job name (another release) never counts for this one.
+    foreign = dataclasses.replace(
+        upgraded,
+        by_kind={kind: found for kind, found in objects().by_kind.items() if kind != "Job"},
+        completed_jobs=frozenset({"shop10-setup-0a1b2c3d"}),
+    )
+    assert "setup" not in assess(engine=ENGINE, release="shop1", objects=foreign).steps_done
 
 
 def test_a_missing_namespace_is_drift() -> None:

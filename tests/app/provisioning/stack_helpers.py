@@ -27,7 +27,7 @@ from storeplane.stores.records import StoreRecord, load_store
 from storeplane.stores.transitions import announce_created, insert_store_row, transition
 from storeplane.system import System, running_system
 from tests.app.database_helpers import make_settings, open_database
-from tests.helpers import REPO
+from tests.helpers import REPO, eventually
 
 FAST_WATCH = WatchSettings(
     server_timeout_seconds=60,
@@ -155,3 +155,13 @@ async def provisioning(
 
 async def status_of(store_id: str) -> StoreStatus:
     return (await Store.get(id=store_id)).status
+
+
+async def reaches(store_id: str, status: StoreStatus, *, timeout: float = 60.0) -> Store:
+    """The store's row once it has `status` (polled: the test watches the database as a client would)."""
+
+    async def probe() -> Store | None:
+        store = await Store.get(id=store_id)
+        return store if store.status == status else None
+
+    return await eventually(probe, timeout=timeout, interval=0.1, what=f"store {store_id} {status}")

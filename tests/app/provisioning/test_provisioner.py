@@ -13,12 +13,13 @@ from kubernetes_asyncio.client import AppsV1Api
 from kubesim.client import ControlClient
 from kubesim.process import KubesimProcess
 from storeplane.events.models import EventSource, StoreEvent
-from storeplane.stores.models import Store, StoreStatus
+from storeplane.stores.models import StoreStatus
 from storeplane.stores.records import StoreRecord
 from tests.app.provisioning.stack_helpers import (
     Stack,
     database,
     provisioning,
+    reaches,
     running,
     settings_for,
     status_of,
@@ -27,14 +28,6 @@ from tests.app.provisioning.stack_helpers import (
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.timeout(240)
-
-
-async def reaches(store_id: str, status: StoreStatus, *, timeout: float = 60.0) -> Store:
-    async def probe() -> Store | None:
-        store = await Store.get(id=store_id)
-        return store if store.status == status else None
-
-    return await eventually(probe, timeout=timeout, interval=0.1, what=f"store {store_id} {status}")
 
 
 async def test_a_store_becomes_ready_with_urls_and_its_events_in_order(
