@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -366,6 +367,7 @@ def seed(path: Path, *, stores: int, events: int, owner: str, seed: int = 6) -> 
                 "involved_kind": entry.kind,
                 "involved_name": entry.name,
                 "store_id": store_id,
+                "key": uuid.uuid4().hex,  # the writer's idempotency key (events/writer.py)
             }
             event_rows.append(_ordered(values, event_columns, "store_event"))
         with db:
