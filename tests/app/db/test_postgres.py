@@ -14,6 +14,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ from storeplane.events.writer import EventWriter, StoreEventDraft
 from storeplane.settings import Settings
 from storeplane.stores.models import Store, StoreStatus
 from tests.app.database_helpers import create_store, open_database
+from tests.helpers import REPO, run
 
 _databases = itertools.count()
 
@@ -206,3 +208,26 @@ async def test_one_server_per_postgres_database_through_an_advisory_lock(postgre
         assert terminated == 1
         await asyncio.wait_for(lost.wait(), timeout=10)
         await check_free(postgres_settings)
+
+
+async def test_a_second_serve_on_the_same_postgres_exits_2_naming_the_first(
+    postgres_settings: Settings, tmp_path: Path
+) -> None:
+    async with exclusive_server(postgres_settings, on_lost=lambda: None):
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("STOREPLANE_", "KUBE"))}
+        env |= {
+            "PYTHONPATH": str(REPO),
+            "HOME": str(tmp_path),
+            "STOREPLANE_API_TOKENS": "postgres-test-token-0123456789:alice",
+            "STOREPLANE_DATA_DIR": str(tmp_path / "second"),
+            "STOREPLANE_DATABASE_URL": postgres_settings.database_url,
+        }
+        result = await run(
+            [sys.executable, "-m", "storeplane.cli", "serve", "--port", "0"], env=env, timeout=60
+        )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"storeplane: storeplane pid {os.getpid()} on "), line
+    assert "already serves the database postgres://" in line
+    assert "advisory lock" in line
