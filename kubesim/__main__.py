@@ -34,6 +34,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "--bookmark-interval", type=float, default=None, help="seconds between watch bookmarks"
     )
     parser.add_argument("--event-log-size", type=int, default=None, help="watch events kept for resuming")
+    parser.add_argument(
+        "--cert-manager",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve cert-manager.io/v1 and its CRDs, issuing Certificates (default on)",
+    )
     return parser.parse_args(argv)
 
 
@@ -47,6 +53,7 @@ async def _serve(args: argparse.Namespace) -> None:
         settings.bookmark_interval = args.bookmark_interval
     if args.event_log_size is not None:
         settings.event_log_size = args.event_log_size
+    settings.cert_manager = args.cert_manager
     sim = Kubesim(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -52,10 +52,10 @@ def _quality(text: str) -> float:
         return 1.0
 
 
-def document(*, core: bool) -> Doc:
+def document(*, core: bool, absent: frozenset[str] = frozenset()) -> Doc:
     """The APIGroupDiscoveryList of `/api` (core: the unnamed group) or of `/apis` (every named group)."""
     items: list[Doc] = []
-    for group_name, versions in group_versions().items():
+    for group_name, versions in group_versions(absent).items():
         if (group_name == "") != core:
             continue
         items.append(
@@ -117,15 +117,15 @@ def etag(doc: Doc) -> str:
 
 
 @functools.cache
-def _encoded(*, core: bool) -> tuple[bytes, str]:
+def _encoded(*, core: bool, absent: frozenset[str]) -> tuple[bytes, str]:
     # The served types never change while kubesim runs: build each document once.
-    doc = document(core=core)
+    doc = document(core=core, absent=absent)
     return json.dumps(doc).encode(), etag(doc)
 
 
-def respond(request: web.Request, *, core: bool) -> web.Response:
+def respond(request: web.Request, *, core: bool, absent: frozenset[str] = frozenset()) -> web.Response:
     """The document with its ETag, or 304 Not Modified when the client already holds that version."""
-    body, tag = _encoded(core=core)
+    body, tag = _encoded(core=core, absent=absent)
     headers = {"ETag": tag, "Vary": "Accept", "Cache-Control": "public"}
     if request.headers.get("If-None-Match") == tag:
         return web.Response(status=304, headers=headers)

@@ -40,7 +40,8 @@ class ControlClient:
         await self._call("POST", "/metrics/reset")
 
     async def add_fault(self, action: str, *, namespace: str = "*", name: str = "*") -> None:
-        """Break matching objects: never-ready, crash-loop, fail-job, pvc-pending or image-pull-error."""
+        """Break matching objects: never-ready, crash-loop, fail-job, pvc-pending, image-pull-error or
+        certificate-pending."""
         await self._call("POST", "/faults", {"action": action, "namespace": namespace, "name": name})
 
     async def clear_faults(self) -> None:

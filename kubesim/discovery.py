@@ -42,20 +42,20 @@ def _group(name: str, versions: list[str]) -> Doc:
     return {"name": name, "versions": listed, "preferredVersion": listed[0]}
 
 
-def group_list() -> Doc:
-    groups = [_group(g, vs) for g, vs in group_versions().items() if g]
+def group_list(absent: frozenset[str] = frozenset()) -> Doc:
+    groups = [_group(g, vs) for g, vs in group_versions(absent).items() if g]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
-def group(name: str) -> Doc | None:
-    versions = group_versions().get(name)
+def group(name: str, absent: frozenset[str] = frozenset()) -> Doc | None:
+    versions = group_versions(absent).get(name)
     if not name or versions is None:
         return None
     return {"kind": "APIGroup", "apiVersion": "v1", **_group(name, versions)}
 
 
-def resource_list(group_name: str, version: str) -> Doc | None:
-    types = types_in(group_name, version)
+def resource_list(group_name: str, version: str, absent: frozenset[str] = frozenset()) -> Doc | None:
+    types = types_in(group_name, version, absent)
     if not types:
         return None
     resources: list[Doc] = []
@@ -107,9 +107,9 @@ def _gv_path(group_name: str, version: str) -> str:
     return f"api/{version}" if not group_name else f"apis/{group_name}/{version}"
 
 
-def openapi_root() -> Doc:
+def openapi_root(absent: frozenset[str] = frozenset()) -> Doc:
     paths = {}
-    for group_name, versions in group_versions().items():
+    for group_name, versions in group_versions(absent).items():
         for version in versions:
             path = _gv_path(group_name, version)
             doc_hash = _hash(json.dumps(openapi_group_version(group_name, version), sort_keys=True))[:32]
@@ -138,13 +138,13 @@ def _item_path(rt: ResourceType) -> str:
     return f"{base}/{rt.plural}/{{name}}"
 
 
-def openapi_group_version(group_name: str, version: str) -> Doc | None:
+def openapi_group_version(group_name: str, version: str, absent: frozenset[str] = frozenset()) -> Doc | None:
     """A per-group-version document: operations carry their GVK and the fieldValidation parameter.
 
     kubectl and helm read `x-kubernetes-group-version-kind` and look for `fieldValidation` among a PATCH's
     parameters to decide that the server validates fields, and then skip client-side schema validation.
     """
-    types = types_in(group_name, version)
+    types = types_in(group_name, version, absent)
     if not types:
         return None
     paths: Doc = {}

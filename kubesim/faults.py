@@ -7,7 +7,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-ACTIONS = ("never-ready", "crash-loop", "fail-job", "pvc-pending", "image-pull-error")
+ACTIONS = (
+    "never-ready",
+    "crash-loop",
+    "fail-job",
+    "pvc-pending",
+    "image-pull-error",
+    "certificate-pending",
+)
 # How an outage answers, each as a real API server does (server.py): a ServiceUnavailable Status, etcd timing
 # out behind it, max-in-flight throttling with Retry-After, or no listener at all while it restarts.
 OUTAGE_KINDS = ("unavailable", "etcd", "throttled", "restart")

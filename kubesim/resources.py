@@ -52,6 +52,7 @@ def _g(group: str, version: str, plural: str, kind: str, **kw: object) -> Resour
 
 
 _ALL = ("all",)
+CERT_MANAGER_GROUP = "cert-manager.io"
 
 RESOURCE_TYPES: tuple[ResourceType, ...] = (
     _core(
@@ -179,6 +180,45 @@ RESOURCE_TYPES: tuple[ResourceType, ...] = (
         has_status=True,
         categories=_ALL,
     ),
+    # What a cluster with cert-manager installed serves (its CRDs, deploy/crds in cert-manager/cert-manager):
+    # the CRD objects themselves are seeded by controllers/cluster.py so clients can check they exist.
+    _g(
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        namespaced=False,
+        short_names=("crd", "crds"),
+        has_status=True,
+    ),
+    _g(
+        CERT_MANAGER_GROUP,
+        "v1",
+        "certificates",
+        "Certificate",
+        namespaced=True,
+        short_names=("cert", "certs"),
+        has_status=True,
+        categories=("cert-manager",),
+    ),
+    _g(
+        CERT_MANAGER_GROUP,
+        "v1",
+        "issuers",
+        "Issuer",
+        namespaced=True,
+        has_status=True,
+        categories=("cert-manager",),
+    ),
+    _g(
+        CERT_MANAGER_GROUP,
+        "v1",
+        "clusterissuers",
+        "ClusterIssuer",
+        namespaced=False,
+        has_status=True,
+        categories=("cert-manager",),
+    ),
 )
 
 _BY_PATH = {(rt.group, rt.version, rt.plural): rt for rt in RESOURCE_TYPES}
@@ -198,15 +238,19 @@ def resource(group: str, plural: str, version: str = "v1") -> ResourceType:
     return _BY_PATH[(group, version, plural)]
 
 
-def group_versions() -> dict[str, list[str]]:
-    """Served versions per group, core group as ""."""
+def group_versions(absent: frozenset[str] = frozenset()) -> dict[str, list[str]]:
+    """Served versions per group, core group as "", leaving out the `absent` groups (not installed)."""
     out: dict[str, list[str]] = {}
     for rt in RESOURCE_TYPES:
+        if rt.group in absent:
+            continue
         versions = out.setdefault(rt.group, [])
         if rt.version not in versions:
             versions.append(rt.version)
     return out
 
 
-def types_in(group: str, version: str) -> list[ResourceType]:
+def types_in(group: str, version: str, absent: frozenset[str] = frozenset()) -> list[ResourceType]:
+    if group in absent:
+        return []
     return [rt for rt in RESOURCE_TYPES if rt.group == group and rt.version == version]

@@ -125,39 +125,42 @@ class ApiServer:
         accept = request.headers.get("Accept", "")
         if path in ("/api", "/apis") and aggregated_discovery.wants_aggregated(accept):
             self.metrics.count("get", "discovery", agent)
-            return aggregated_discovery.respond(request, core=path == "/api")
+            return aggregated_discovery.respond(
+                request, core=path == "/api", absent=self.settings.absent_groups
+            )
         static = self._static(path)
         if static is not None:
             self.metrics.count("get", "discovery", agent)
             return web.json_response(static)
-        route = _parse_route(path)
+        route = _parse_route(path, self.settings.absent_groups)
         if route is None:
             raise _missing()
         return await self._resource(request, route)
 
     def _static(self, path: str) -> Any:
         parts = path.strip("/").split("/") if path != "/" else []
+        absent = self.settings.absent_groups
         if path == "/version":
             return discovery.version_info(self.settings)
         if path == "/api":
             return discovery.core_versions()
         if path == "/apis":
-            return discovery.group_list()
+            return discovery.group_list(absent)
         if path == "/api/v1":
             return discovery.resource_list("", "v1")
         if len(parts) == 2 and parts[0] == "apis":
-            return _found(discovery.group(parts[1]))
+            return _found(discovery.group(parts[1], absent))
         if len(parts) == 3 and parts[0] == "apis":
-            return _found(discovery.resource_list(parts[1], parts[2]))
+            return _found(discovery.resource_list(parts[1], parts[2], absent))
         if path == "/openapi/v3":
-            return discovery.openapi_root()
+            return discovery.openapi_root(absent)
         if path.startswith("/openapi/v3/"):
             rest = parts[2:]
             doc = None
             if rest[:1] == ["api"] and len(rest) == 2:
                 doc = discovery.openapi_group_version("", rest[1])
             elif rest[:1] == ["apis"] and len(rest) == 3:
-                doc = discovery.openapi_group_version(rest[1], rest[2])
+                doc = discovery.openapi_group_version(rest[1], rest[2], absent)
             return _found(doc)
         if path in ("/healthz", "/livez", "/readyz"):
             return "ok"
@@ -584,7 +587,7 @@ def _outage_response(request: web.Request, kind: str | None, code: int) -> web.R
     return _status_response(ApiError(code, reason, "kubesim: simulated API server outage"))
 
 
-def _parse_route(path: str) -> Route | None:
+def _parse_route(path: str, absent: frozenset[str] = frozenset()) -> Route | None:
     parts = path.strip("/").split("/")
     if parts[0] == "api" and len(parts) >= 3:
         group, version, rest = "", parts[1], parts[2:]
@@ -599,7 +602,7 @@ def _parse_route(path: str) -> Route | None:
     if len(rest) >= 3 and rest[0] == "namespaces" and resources.lookup(group, version, rest[2]) is not None:
         namespace, rest = rest[1], rest[2:]
     rt = resources.lookup(group, version, rest[0]) if rest else None
-    if rt is None or len(rest) > 3:
+    if rt is None or len(rest) > 3 or rt.group in absent:
         return None
     if namespace is not None and not rt.namespaced:
         return None

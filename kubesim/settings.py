@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from kubesim.resources import CERT_MANAGER_GROUP
+
 
 @dataclass
 class Delays:
@@ -28,6 +30,8 @@ class Delays:
     """From the namespace's contents being gone to the namespace itself being removed."""
     crash_restart: float = 0.2
     """Back-off between restarts of a crash-looping container."""
+    certificate_issue: float = 0.1
+    """From a Certificate's creation to cert-manager having issued it (Ready, its Secret written)."""
 
 
 PROFILES: dict[str, Delays] = {
@@ -42,6 +46,7 @@ PROFILES: dict[str, Delays] = {
         pod_termination=2.0,
         namespace_finalize=1.0,
         crash_restart=5.0,
+        certificate_issue=3.0,
     ),
 }
 
@@ -59,6 +64,13 @@ class Settings:
     """Events buffered for one slow watch client before the server closes that watch."""
     server_version: str = "v1.34.2"
     """gitVersion reported by /version."""
+    cert_manager: bool = True
+    """Whether cert-manager is installed: its CRDs exist and cert-manager.io/v1 is served (404 otherwise)."""
+
+    @property
+    def absent_groups(self) -> frozenset[str]:
+        """API groups kubesim knows but this cluster does not serve, as if their CRDs were not installed."""
+        return frozenset() if self.cert_manager else frozenset({CERT_MANAGER_GROUP})
 
 
 def with_profile(name: str, overrides: dict[str, float]) -> Settings:

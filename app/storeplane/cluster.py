@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from storeplane.environment import environment_features
 from storeplane.k8s.client import KubeApi, kube_client
 from storeplane.k8s.helm import Helm, HelmConfig, resolve_helm_binary
 from storeplane.k8s.watching import WatchSettings
@@ -60,9 +61,11 @@ def kube_cluster(*, helm: HelmConfig | None = None, watches: WatchSettings | Non
         async with kube_client(
             kubeconfig=settings.kubeconfig, context=settings.kube_context, in_cluster=settings.in_cluster
         ) as api:
+            features = await environment_features(api, values_file=settings.values_file)
             observer = Observer(
                 api=api,
                 catalog=core.catalog,
+                features=features,
                 writer=core.writer,
                 changes=core.changes,
                 watch_settings=watching,

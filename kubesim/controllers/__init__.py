@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from kubesim.controllers.certificates import CertificateController
 from kubesim.controllers.cluster import seed
 from kubesim.controllers.deployment import DeploymentController
 from kubesim.controllers.endpoints import EndpointsController
@@ -57,6 +58,7 @@ class Controllers:
         self.namespaces = NamespaceController(ctx)
         self.gc = GarbageCollector(ctx)
         self.endpoints = EndpointsController(ctx)
+        self.certificates = CertificateController(ctx)
         # Handlers by kind; `_everything` sees every change.
         self._by_kind: dict[str, list[Handler]] = {
             "Pod": [
@@ -72,6 +74,7 @@ class Controllers:
             "Job": [self.jobs.on_change, self.ttl.on_change],
             "PersistentVolumeClaim": [self.volumes.on_change],
             "Service": [self.endpoints.on_change],
+            "Certificate": [self.certificates.on_change],
         }
         self._everything: list[Handler] = [self.namespaces.on_change, self.gc.on_change]
         self._queues: list[WorkQueue[Any]] = [
@@ -115,6 +118,7 @@ class Controllers:
         for queue in self._queues:
             queue.cancel_timers()
         await self.volumes.stop()
+        await self.certificates.stop()
         await self.kubelet.stop()
         for task in self._workers:
             task.cancel()

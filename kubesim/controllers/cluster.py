@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubesim import errors
+from kubesim.controllers.crds import CERT_MANAGER_TYPES, CRDS, crd_body, crd_status
 from kubesim.controllers.kubelet import HOST_IP, NODE_NAME
 from kubesim.controllers.volumes import DEFAULT_CLASS, PROVISIONER
 from kubesim.jsondata import clone
@@ -64,6 +65,12 @@ def seed(object_store: ObjectStore, settings: Settings) -> None:
             "spec": {"controller": "k8s.io/ingress-nginx"},
         },
     )
+    for rt in CERT_MANAGER_TYPES if settings.cert_manager else ():
+        crd = _create(object_store, CRDS, crd_body(rt))
+        if crd is not None:
+            established = clone(crd)
+            established["status"] = crd_status(rt)
+            object_store.write_internal(CRDS, established)
 
 
 def _create(object_store: ObjectStore, rt: ResourceType, body: Obj) -> Obj | None:

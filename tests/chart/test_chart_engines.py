@@ -20,7 +20,7 @@ from tests.chart.chart_helpers import (
 
 ENGINES_FILE = REPO / "charts" / "engines.yaml"
 PLACEHOLDERS = {"release", "namespace", "host", "scheme"}
-CHECK_TYPES = {"namespace", "release", "ready", "job", "exists"}
+CHECK_TYPES = {"namespace", "release", "ready", "job", "exists", "condition"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
 
 
@@ -110,6 +110,11 @@ def test_steps_are_ordered_unique_and_refer_to_rendered_objects(rendered: dict[s
         assert step["title"]
         if check["type"] in ("ready", "exists"):
             find(rendered["local"], check["kind"], fill(check["name"]))
+        if check["type"] == "condition":
+            # A `when: tls` step names an object only the TLS environment renders (the Certificate).
+            environment = "prod" if step.get("when") == "tls" else "local"
+            find(rendered[environment], check["kind"], fill(check["name"], environment=environment))
+            assert check["condition"]
     ready = [
         {"kind": step["check"]["kind"], "name": step["check"]["name"]}
         for step in steps

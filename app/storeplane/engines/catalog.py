@@ -12,7 +12,9 @@ import yaml
 
 # The only placeholders engines.yaml may use; the control plane fills them without a template engine.
 PLACEHOLDERS = frozenset({"release", "namespace", "host", "scheme"})
-CHECK_TYPES = frozenset({"namespace", "release", "ready", "job", "exists"})
+CHECK_TYPES = frozenset({"namespace", "release", "ready", "job", "exists", "condition"})
+# What a step's `when` may name: a feature of the environment, decided once at start (observing/features.py).
+FEATURES = frozenset({"tls"})
 
 
 class CatalogError(ValueError):
@@ -74,6 +76,13 @@ class Step:
     check: str
     kind: str | None = None
     name_template: str | None = None
+    condition: str | None = None
+    """For a `condition` check: the status condition (e.g. Ready) that must be True."""
+    when: str | None = None
+    """The environment feature (FEATURES) without which the step does not apply; None: always."""
+
+    def applies(self, features: frozenset[str]) -> bool:
+        return self.when is None or self.when in features
 
     def name(self, release: str) -> str | None:
         return None if self.name_template is None else _fill(self.name_template, {"release": release})
@@ -96,6 +105,10 @@ class Engine:
     quiet_prefix_templates: tuple[str, ...] = ()
     """Objects (and their events) the control plane does not follow, by name prefix: routine, repeated work
     such as a CronJob's runs, which would flood a store's history and say nothing about its readiness."""
+
+    def steps_for(self, features: frozenset[str]) -> tuple[Step, ...]:
+        """The steps that apply in an environment with these features, in order."""
+        return tuple(step for step in self.steps if step.applies(features))
 
     def is_quiet(self, name: str, release: str) -> bool:
         return any(name.startswith(_fill(t, {"release": release})) for t in self.quiet_prefix_templates)
@@ -159,6 +172,12 @@ def _engine(key: str, entry: Any, charts_dir: Path) -> Engine:
         if kind not in CHECK_TYPES:
             raise CatalogError(f"{where}.steps[{i}].check.type: expected one of {sorted(CHECK_TYPES)}")
         name = check.get("name")
+        when = step.get("when")
+        if when is not None and when not in FEATURES:
+            raise CatalogError(f"{where}.steps[{i}].when: expected one of {sorted(FEATURES)}")
+        if kind == "condition":
+            for required in ("kind", "name", "condition"):
+                _str(check, required, f"{where}.steps[{i}].check")
         steps.append(
             Step(
                 id=_str(step, "id", f"{where}.steps[{i}]"),
@@ -168,6 +187,8 @@ def _engine(key: str, entry: Any, charts_dir: Path) -> Engine:
                 name_template=None
                 if name is None
                 else _check_template(name, f"{where}.steps[{i}].check.name"),
+                condition=check.get("condition"),
+                when=when,
             )
         )
     quiet = tuple(

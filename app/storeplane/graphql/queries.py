@@ -91,8 +91,8 @@ async def resolve_store_events(
 
 
 def resolve_engines(info: Info) -> list[Engine]:
-    catalog = info.context.services.catalog
-    return [Engine.from_model(catalog.engines[key]) for key in catalog.keys()]  # noqa: SIM118 - sorted keys
+    catalog, features = info.context.services.catalog, info.context.services.tracker.features
+    return [Engine.from_model(catalog.engines[key], features=features) for key in catalog.keys()]  # noqa: SIM118 - sorted keys
 
 
 async def resolve_audit_log(

@@ -3,7 +3,8 @@
 No I/O and no asyncio: it is fed the live stores (`learn`, from the StoreChanged bus) and watch events
 (`apply`), and answers from memory: readiness, progress, resources and orphans. A namespace belongs to a
 store when its `storeplane.io/store-id` label names a live store whose namespace it is; the objects in it
-(Pods, workloads, Jobs, volumes, Ingresses, helm's release Secrets, core/v1 Events) belong to that store.
+(Pods, workloads, Jobs, volumes, Ingresses, Certificates, helm's release Secrets, core/v1 Events) belong to
+that store.
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ _IGNORED = Observation(None)
 
 
 class StoreIndex:
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, *, features: frozenset[str] = frozenset()) -> None:
         self._catalog = catalog
+        self.features = features
+        """The environment's features (engines.yaml `when`): which steps apply, decided once at start."""
         self._stores: dict[str, StoreRecord] = {}
         self._by_namespace: dict[str, str] = {}
         self._namespaces: dict[str, Obj] = {}
@@ -220,7 +223,7 @@ class StoreIndex:
         engine = None if store is None else self._catalog.get(store.engine)
         if store is None or objects is None or engine is None:
             return None
-        return assess(engine=engine, release=store.helm_release, objects=objects)
+        return assess(engine=engine, release=store.helm_release, objects=objects, features=self.features)
 
     def steps_done(self, store_id: str) -> frozenset[str] | None:
         assessment = self.assess(store_id)

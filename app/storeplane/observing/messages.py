@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storeplane.events.models import EventType
-from storeplane.observing.readiness import is_true, job_state, workload_ready
+from storeplane.observing.readiness import condition, is_true, job_state, workload_ready
 
 Obj = dict[str, Any]
 
@@ -25,6 +25,8 @@ RELAYED_EVENT_KINDS = frozenset(
     {"Pod", "StatefulSet", "Deployment", "ReplicaSet", "Job", "PersistentVolumeClaim", "Ingress"}
 )
 _QUOTED = re.compile(r'"([^"]+)"')
+# cert-manager's reason while a Certificate's first Secret is being issued: routine, not worth a Warning.
+CERTIFICATE_ISSUING_REASON = "DoesNotExist"
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,11 @@ def signature(kind: str, obj: Obj) -> str:
         return job_state(obj)
     if kind == "PersistentVolumeClaim":
         return str((obj.get("status") or {}).get("phase", "Pending"))
+    if kind == "Certificate":
+        ready = condition(obj, "Ready")
+        if ready is None:
+            return "created"
+        return "issued" if ready.get("status") == "True" else f"unready:{ready.get('reason', '')}"
     return "exists"
 
 
@@ -106,6 +113,8 @@ def object_notes(kind: str, obj: Obj, *, previous: str | None, deleted: bool) ->
         if current == "Bound":
             return [Note(EventType.NORMAL, "ClaimBound", f"PersistentVolumeClaim {name} bound", kind, name)]
         return []
+    if kind == "Certificate":
+        return _certificate_notes(name, obj, current=current, previous=previous)
     if kind == "Ingress" and previous is None:
         hosts = ", ".join(
             str(rule.get("host")) for rule in (obj.get("spec") or {}).get("rules") or [] if rule.get("host")
@@ -120,6 +129,23 @@ def object_notes(kind: str, obj: Obj, *, previous: str | None, deleted: bool) ->
             )
         ]
     return []
+
+
+def _certificate_notes(name: str, obj: Obj, *, current: str, previous: str | None) -> list[Note]:
+    if current == "issued":
+        until = (obj.get("status") or {}).get("notAfter")
+        message = f"Certificate {name} issued" + (f", valid until {until}" if until else "")
+        return [Note(EventType.NORMAL, "CertificateIssued", message, "Certificate", name)]
+    if not current.startswith("unready:"):
+        return []
+    ready = condition(obj, "Ready") or {}
+    message = (
+        f"Certificate {name} not issued: {ready.get('message') or ready.get('reason') or 'no reason given'}"
+    )
+    if ready.get("reason") == CERTIFICATE_ISSUING_REASON and previous != "issued":
+        # Every new Certificate says this until its Secret is written: a Normal step, not an alarm.
+        return [Note(EventType.NORMAL, "CertificateIssuing", message, "Certificate", name)]
+    return [Note(EventType.WARNING, "CertificateNotReady", message, "Certificate", name)]
 
 
 def ingress_ready_note(name: str, url: str) -> Note:

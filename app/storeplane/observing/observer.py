@@ -25,7 +25,7 @@ from storeplane.k8s.watching import WatchEvent, WatchSet, WatchSettings, WatchSp
 from storeplane.observing.index import Orphan, Resource, StoreIndex
 from storeplane.observing.notes import NoteWriter
 from storeplane.observing.readiness import Assessment
-from storeplane.observing.watches import STOREPLANE_WATCHES
+from storeplane.observing.watches import storeplane_watches
 from storeplane.stores.changes import ChangeKind, StoreChanged, StoreChanges
 from storeplane.stores.records import StoreRecord, live_stores
 from storeplane.tasks import TaskKind, start_task, stop_tasks
@@ -47,11 +47,14 @@ class Observer:
         writer: EventWriter,
         changes: StoreChanges,
         watch_settings: WatchSettings,
-        specs: Iterable[WatchSpec] = STOREPLANE_WATCHES,
+        features: frozenset[str] = frozenset(),
+        specs: Iterable[WatchSpec] | None = None,
         queue_size: int = 10_000,
         batch_max: int = 100,
     ) -> None:
-        self.index = StoreIndex(catalog)
+        """`features` (environment.py) pick the steps that apply and, unless `specs` is given, the watches."""
+        self.index = StoreIndex(catalog, features=features)
+        specs = storeplane_watches(features) if specs is None else specs
         self._notes = NoteWriter(writer)
         self._changes = changes
         # Bounded: a consumer stuck on the database holds the watchers back instead of growing memory.
@@ -127,6 +130,11 @@ class Observer:
 
     def assess(self, store_id: str) -> Assessment | None:
         return self.index.assess(store_id)
+
+    @property
+    def features(self) -> frozenset[str]:
+        """StepTracker: the environment's features, which decide the steps that apply."""
+        return self.index.features
 
     def steps_done(self, store: StoreRecord) -> frozenset[str] | None:
         """StepTracker (stores/progress.py): None until the watches have synced, or for an unknown store."""

@@ -1,9 +1,10 @@
 """Readiness and progress of one store, computed from the watched objects of its namespace. Pure functions.
 
-The contract (docs/chart.md): a store is Ready when every workload its engine names is ready and the newest
-setup Job has completed. A reason for "not ready" names the object that holds it up and, for a workload, the
-pod that is not ready and why (its waiting container, else its newest Warning event, else its Ready
-condition), because that is what the owner has to act on.
+The contract (docs/chart.md): a store is Ready when every workload its engine names is ready, the newest
+setup Job has completed, and every step that applies holds (with TLS on: its Certificate issued). A reason
+for "not ready" names the object that holds it up and, for a workload, the pod that is not ready and why (its
+waiting container, else its newest Warning event, else its Ready condition), because that is what the owner
+has to act on.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ class NamespaceObjects:
 
     namespace: Obj | None
     by_kind: Mapping[str, Mapping[str, Obj]]
-    """kind -> name -> object (Pod, StatefulSet, Deployment, Job, PersistentVolumeClaim, Ingress, Secret)."""
+    """kind -> name -> object (Pod, StatefulSet, Deployment, Job, PersistentVolumeClaim, Ingress, Secret,
+    Certificate)."""
     warnings: Mapping[str, str] = field(default_factory=dict)
     """Involved object name -> "Reason: message" of its newest Warning event."""
     completed_jobs: frozenset[str] = frozenset()
@@ -170,6 +172,26 @@ def workload_problem(kind: str, name: str, objects: NamespaceObjects) -> str | N
     return f"{kind} {name} not ready ({ready}/{wanted} replicas)"
 
 
+# How a `condition` step that does not hold is worded, by (kind, condition); otherwise "not <condition>".
+_NOT_HOLDING = {("Certificate", "Ready"): "not issued"}
+
+
+def condition_problem(step: Step, *, release: str, objects: NamespaceObjects) -> str | None:
+    """Why a `condition` step does not hold, naming the object and its condition's message; None if held."""
+    name = step.name(release)
+    if step.kind is None or name is None or step.condition is None:
+        return None
+    obj = objects.get(step.kind, name)
+    if obj is None:
+        return f"{step.kind} {name} not found"
+    cond = condition(obj, step.condition)
+    if cond is not None and cond.get("status") == "True":
+        return None
+    words = _NOT_HOLDING.get((step.kind, step.condition), f"not {step.condition}")
+    detail = None if cond is None else cond.get("message") or cond.get("reason")
+    return f"{step.kind} {name} {words}: {detail or f'no {step.condition} condition yet'}"
+
+
 def step_done(step: Step, *, engine: Engine, release: str, objects: NamespaceObjects) -> bool:
     if step.check == "namespace":
         return objects.namespace is not None
@@ -183,12 +205,18 @@ def step_done(step: Step, *, engine: Engine, release: str, objects: NamespaceObj
     obj = objects.get(step.kind, name)
     if step.check == "ready":
         return obj is not None and workload_ready(obj)
+    if step.check == "condition":
+        return condition_problem(step, release=release, objects=objects) is None
     return obj is not None  # "exists"
 
 
-def assess(*, engine: Engine, release: str, objects: NamespaceObjects) -> Assessment:
+def assess(
+    *, engine: Engine, release: str, objects: NamespaceObjects, features: frozenset[str] = frozenset()
+) -> Assessment:
+    """`features`: the environment's (engines.yaml `when`); steps that need another feature do not count."""
+    applicable = engine.steps_for(features)
     steps = frozenset(
-        step.id for step in engine.steps if step_done(step, engine=engine, release=release, objects=objects)
+        step.id for step in applicable if step_done(step, engine=engine, release=release, objects=objects)
     )
     if objects.namespace is None:
         gone = ("Namespace not found",)
@@ -221,11 +249,17 @@ def assess(*, engine: Engine, release: str, objects: NamespaceObjects) -> Assess
                 waiting.append(failed)
             else:
                 waiting.append(f"Job {job_name} not complete")
-    for step in engine.steps:
+    for step in applicable:
         target = step.name(release)
         if step.check == "exists" and step.kind and target and objects.get(step.kind, target) is None:
             waiting.append(f"{step.kind} {target} not found")
             missing.append(f"{step.kind} {target} not found")
+        if step.check == "condition":
+            # Waited for, never drift: a Certificate due for renewal or re-issued after an upgrade is briefly
+            # not Ready while its Secret still serves the store.
+            problem = condition_problem(step, release=release, objects=objects)
+            if problem is not None:
+                waiting.append(problem)
     return Assessment(not waiting, tuple(waiting), tuple(missing), failed, steps, tuple(unready))
 
 

@@ -43,6 +43,10 @@ HELM_RELEASES = WatchSpec(
 # whose traffic grows with the rest of the cluster rather than with Storeplane's own stores.
 EVENTS = WatchSpec("events", "Event", "v1", "events")
 
+# cert-manager's kind: watched only where it exists and matters (TLS on, its CRD installed), since a watch
+# on a kind the API does not serve answers 404 for ever.
+CERTIFICATES = _by_store("certificates", "Certificate", "certificates", group="cert-manager.io")
+
 STOREPLANE_WATCHES: tuple[WatchSpec, ...] = (
     NAMESPACES,
     PODS,
@@ -54,4 +58,9 @@ STOREPLANE_WATCHES: tuple[WatchSpec, ...] = (
     HELM_RELEASES,
     EVENTS,
 )
-"""Every watch Storeplane runs: one per kind, whatever the number of stores."""
+"""Every watch Storeplane runs everywhere: one per kind, whatever the number of stores."""
+
+
+def storeplane_watches(features: frozenset[str]) -> tuple[WatchSpec, ...]:
+    """The watches for an environment with these features: the Certificate watch only with "tls"."""
+    return (*STOREPLANE_WATCHES, CERTIFICATES) if "tls" in features else STOREPLANE_WATCHES

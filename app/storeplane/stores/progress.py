@@ -44,6 +44,10 @@ class ResourceState(Protocol):
 class StepTracker(Protocol):
     """Knows which steps are done; the observer implements it from its watch cache (in memory, no I/O)."""
 
+    @property
+    def features(self) -> frozenset[str]:
+        """The environment's features (engines.yaml `when`): a step that needs another one is not listed."""
+
     def steps_done(self, store: StoreRecord) -> frozenset[str] | None:
         """The ids of the done steps, or None when it knows nothing of this store."""
 
@@ -53,6 +57,10 @@ class StepTracker(Protocol):
 
 class StatusOnlyTracker:
     """The fallback before any watch has seen the store: all steps done once Ready, none before."""
+
+    @property
+    def features(self) -> frozenset[str]:
+        return frozenset()  # no cluster: nothing known of TLS or cert-manager, only the unconditional steps
 
     def steps_done(self, store: StoreRecord) -> frozenset[str] | None:
         return None
@@ -65,8 +73,9 @@ def store_progress(*, store: StoreRecord, catalog: Catalog, tracker: StepTracker
     engine = catalog.get(store.engine)
     if engine is None:
         return StoreProgress(steps=[])
+    steps = engine.steps_for(tracker.features)
     done = tracker.steps_done(store)
     if done is None:
         everything = store.status == StoreStatus.READY
-        done = frozenset(step.id for step in engine.steps) if everything else frozenset()
-    return StoreProgress(steps=[StepState(step.id, step.title, step.id in done) for step in engine.steps])
+        done = frozenset(step.id for step in steps) if everything else frozenset()
+    return StoreProgress(steps=[StepState(step.id, step.title, step.id in done) for step in steps])

@@ -29,8 +29,23 @@ def test_the_woocommerce_engine_loads_with_its_chart_workloads_and_steps() -> No
         "wordpress",
         "setup",
         "ingress",
+        "certificate",
     ]
     assert engine.steps[2].name("shop1") == "shop1-mariadb"
+
+
+def test_the_certificate_step_applies_only_with_tls() -> None:
+    engine = load_catalog(ENGINES).engines["woocommerce"]
+    certificate = engine.steps[-1]
+    assert (certificate.check, certificate.kind, certificate.condition, certificate.when) == (
+        "condition",
+        "Certificate",
+        "Ready",
+        "tls",
+    )
+    assert certificate.name("shop1") == "shop1-tls"
+    assert [s.id for s in engine.steps_for(frozenset())] == [s.id for s in engine.steps[:-1]]
+    assert engine.steps_for(frozenset({"tls"})) == engine.steps
 
 
 def test_urls_follow_the_environment_tls_setting() -> None:
@@ -106,3 +121,17 @@ def test_a_wrong_schema_version_is_rejected(tmp_path: Path) -> None:
     path.write_text("schemaVersion: 2\nengines: {}\n")
     with pytest.raises(CatalogError, match="schemaVersion: 1"):
         load_catalog(path)
+
+
+def test_an_unknown_when_is_rejected(tmp_path: Path) -> None:
+    steps = [{"id": "x", "title": "X", "when": "ipv6", "check": {"type": "namespace"}}]
+    with pytest.raises(CatalogError, match=r"engines\.demo\.steps\[0\]\.when: expected one of \['tls'\]"):
+        load_catalog(_write(tmp_path, {"demo": _entry(steps=steps)}))
+
+
+def test_a_condition_check_needs_its_kind_name_and_condition(tmp_path: Path) -> None:
+    steps = [
+        {"id": "x", "title": "X", "check": {"type": "condition", "kind": "Certificate", "name": "{release}"}}
+    ]
+    with pytest.raises(CatalogError, match=r"engines\.demo\.steps\[0\]\.check\.condition: expected"):
+        load_catalog(_write(tmp_path, {"demo": _entry(steps=steps)}))

@@ -28,6 +28,8 @@ class _Seen:
 class _FixedTracker:
     """What an Observer would report for any store: one ready StatefulSet and one pending claim."""
 
+    features: frozenset[str] = frozenset()
+
     def steps_done(self, store: StoreRecord) -> frozenset[str] | None:
         return None
 

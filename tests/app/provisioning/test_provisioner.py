@@ -77,8 +77,9 @@ async def test_a_store_becomes_ready_with_urls_and_its_events_in_order(
         keys = [(e.involved_kind, e.involved_name, e.reason, e.message) for e in events]
         assert len(keys) == len(set(keys))
         assert stack.observer.steps_done(StoreRecord.of(ready)) == {
-            s.id for s in stack.system.core.catalog.engines["woocommerce"].steps
+            s.id for s in stack.system.core.catalog.engines["woocommerce"].steps_for(stack.observer.features)
         }
+        assert stack.observer.features == frozenset()  # values/local.yaml: TLS off, no Certificate step
 
 
 async def test_a_deleted_store_loses_its_namespace_and_becomes_deleted(

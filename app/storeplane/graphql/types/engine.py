@@ -19,10 +19,11 @@ class Engine:
     steps: list[EngineStep]
 
     @classmethod
-    def from_model(cls, engine: EngineModel) -> Engine:
+    def from_model(cls, engine: EngineModel, *, features: frozenset[str]) -> Engine:
+        """`features`: the environment's; the steps listed are those a store here goes through."""
         return cls(
             key=engine.key,
             display_name=engine.display_name,
             description=engine.description,
-            steps=[EngineStep(id=step.id, title=step.title) for step in engine.steps],
+            steps=[EngineStep(id=step.id, title=step.title) for step in engine.steps_for(features)],
         )
