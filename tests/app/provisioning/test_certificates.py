@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -48,6 +50,23 @@ async def ensure_cluster_issuer(kubesim: KubesimProcess) -> None:
         assert response.status in (201, 409), await response.text()  # 409: an earlier test made it
 
 
+@asynccontextmanager
+async def tls_provisioning(
+    tmp_path: Path, kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], *, timeout: float
+) -> AsyncIterator[Stack]:
+    """The running system with TLS on (local values plus a ClusterIssuer that kubesim's issuer serves)."""
+    await ensure_cluster_issuer(kubesim)
+    async with provisioning(
+        tmp_path,
+        kubesim=kubesim,
+        helm_bin=helm,
+        kube_env=kube_env,
+        values_dir=tls_values_dir(tmp_path),
+        provisioning_timeout_seconds=timeout,
+    ) as stack:
+        yield stack
+
+
 def progress_of(stack: Stack, store: StoreRecord) -> list[tuple[str, bool]]:
     progress = store_progress(store=store, catalog=stack.system.core.catalog, tracker=stack.observer)
     return [(step.id, step.done) for step in progress.steps]
@@ -56,15 +75,7 @@ def progress_of(stack: Stack, store: StoreRecord) -> list[tuple[str, bool]]:
 async def test_with_tls_a_store_is_ready_once_its_certificate_is_issued(
     kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
 ) -> None:
-    await ensure_cluster_issuer(kubesim)
-    async with provisioning(
-        tmp_path,
-        kubesim=kubesim,
-        helm_bin=helm,
-        kube_env=kube_env,
-        values_dir=tls_values_dir(tmp_path),
-        provisioning_timeout_seconds=60,
-    ) as stack:
+    async with tls_provisioning(tmp_path, kubesim, helm, kube_env, timeout=60) as stack:
         assert stack.observer.features == {"tls"}
         name = unique_name()
         store = await stack.new_store(name)
@@ -87,15 +98,7 @@ async def test_with_tls_a_store_is_ready_once_its_certificate_is_issued(
 async def test_a_pending_certificate_holds_the_store_in_provisioning_until_issued(
     kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], control: ControlClient, tmp_path: Path
 ) -> None:
-    await ensure_cluster_issuer(kubesim)
-    async with provisioning(
-        tmp_path,
-        kubesim=kubesim,
-        helm_bin=helm,
-        kube_env=kube_env,
-        values_dir=tls_values_dir(tmp_path),
-        provisioning_timeout_seconds=120,
-    ) as stack:
+    async with tls_provisioning(tmp_path, kubesim, helm, kube_env, timeout=120) as stack:
         name = unique_name()
         store = await stack.new_store(name)
         await control.add_fault("certificate-pending", namespace=store.namespace, name=f"{name}-tls")
