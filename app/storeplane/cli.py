@@ -7,18 +7,14 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import uvicorn
 from pydantic import ValidationError
 
 from storeplane.paths import REPO_ROOT
 from storeplane.settings import Settings
-
-if TYPE_CHECKING:
-    from storeplane.auth.sign_in_codes import SignInCodes
 
 
 def _serve(settings: Settings, *, host: str, port: int) -> int:
@@ -46,10 +42,8 @@ def _serve(settings: Settings, *, host: str, port: int) -> int:
 
 
 def _sign_in_link(settings: Settings, *, owner: str | None) -> int:
-    from storeplane.auth.sign_in_codes import SignInCodes
-    from storeplane.auth.tokens import OWNER_ROLE, load_tokens
+    from storeplane.auth.tokens import load_tokens
     from storeplane.preflight import StartupError
-    from storeplane.preflight.local import check_database
 
     os.umask(0o077)
     owners = sorted(set(load_tokens(settings).values()))
@@ -63,9 +57,8 @@ def _sign_in_link(settings: Settings, *, owner: str | None) -> int:
             file=sys.stderr,
         )
         return 2
-    codes = SignInCodes(ttl_seconds=settings.signin_code_ttl_seconds)
     try:
-        code = asyncio.run(_mint(settings, codes, owner=owner, role=OWNER_ROLE, check=check_database))
+        code = asyncio.run(_mint(settings, owner=owner))
     except StartupError as exc:
         print(f"storeplane: {exc.sentence}", file=sys.stderr)
         return 2
@@ -77,20 +70,18 @@ def _sign_in_link(settings: Settings, *, owner: str | None) -> int:
     return 0
 
 
-async def _mint(
-    settings: Settings,
-    codes: SignInCodes,
-    *,
-    owner: str,
-    role: str,
-    check: Callable[[Settings], Awaitable[None]],
-) -> str:
+async def _mint(settings: Settings, *, owner: str) -> str:
+    from storeplane.auth.sign_in_codes import SignInCodes
+    from storeplane.auth.tokens import OWNER_ROLE
     from storeplane.db.lifecycle import close_db, init_db
+    from storeplane.preflight.local import check_database
 
-    await check(settings)  # a plain sentence (StartupError) for a database that cannot be opened
+    await check_database(settings)  # a plain sentence (StartupError) for a database that cannot be opened
     await init_db(settings)
     try:
-        return await codes.mint(owner=owner, role=role)
+        return await SignInCodes(ttl_seconds=settings.signin_code_ttl_seconds).mint(
+            owner=owner, role=OWNER_ROLE
+        )
     finally:
         await close_db()
 

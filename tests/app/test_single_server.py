@@ -5,27 +5,19 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from pathlib import Path
 
 import pytest
 
 from storeplane.db.exclusive import AnotherServerRunning, check_free, exclusive_server, lock_file
+from tests.app.cli_helpers import storeplane
 from tests.app.server_helpers import API_TOKENS, run_server, token_settings
-from tests.helpers import REPO, run
 
 
-async def serve(tmp_path: Path, **variables: str) -> tuple[int, str]:
+async def serve(tmp_path: Path) -> tuple[int, str]:
     """`storeplane serve` as a person starts it, on port 0; its exit status and what it printed."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("STOREPLANE_", "KUBE"))}
-    env |= {
-        "PYTHONPATH": str(REPO),
-        "HOME": str(tmp_path),
-        "STOREPLANE_API_TOKENS": API_TOKENS,
-        "STOREPLANE_DATA_DIR": str(tmp_path / "data"),
-        **variables,
-    }
-    result = await run([sys.executable, "-m", "storeplane.cli", "serve", "--port", "0"], env=env, timeout=60)
+    variables = {"STOREPLANE_API_TOKENS": API_TOKENS, "STOREPLANE_DATA_DIR": str(tmp_path / "data")}
+    result = await storeplane("serve", "--port", "0", home=tmp_path, variables=variables)
     return result.returncode, result.stderr
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from storeplane.db.config import sqlite_path
 from storeplane.settings import Settings
 from storeplane.tasks import TaskKind, start_task, stop_tasks
+from storeplane.urls import public_url
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +99,6 @@ async def _postgres_lock(
     settings: Settings, *, on_lost: Callable[[], None], interval: float
 ) -> AsyncIterator[None]:
     import asyncpg
-
-    from storeplane.preflight.wording import public_url
 
     connection = await asyncpg.connect(
         settings.database_url,

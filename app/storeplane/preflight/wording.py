@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from storeplane.settings import Settings
+from storeplane.urls import public_url as public_url  # re-exported for the checks
 
 # Every sentence is cut to this many characters: enough for a path, an address and the fix.
 SENTENCE_MAX = 400
@@ -18,20 +19,6 @@ class StartupError(Exception):
     def __init__(self, sentence: str) -> None:
         super().__init__(sentence)
         self.sentence = sentence
-
-
-def public_url(url: str) -> str:
-    """The URL without its password and query string (where connection options and secrets may hide)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    user = f"{parts.username}@" if parts.username else ""
-    return f"{parts.scheme}://{user}{host}{'' if port is None else f':{port}'}{parts.path}"
 
 
 def os_reason(exc: OSError) -> str:

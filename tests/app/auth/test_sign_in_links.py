@@ -3,9 +3,6 @@ browser started itself; a cross-site one gets a confirmation page, not a cookie.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,8 +15,8 @@ from storeplane.auth.sessions import SESSION_COOKIE
 from storeplane.auth.sign_in_codes import SignInCodes
 from storeplane.settings import Settings, parse_api_tokens
 from tests.app.auth.auth_helpers import cookie_header, session_cookie
+from tests.app.cli_helpers import storeplane
 from tests.app.server_helpers import API_TOKENS, RunningServer, run_server
-from tests.helpers import REPO
 
 
 @pytest.fixture
@@ -37,26 +34,13 @@ async def server(settings: Settings, dist: Path) -> AsyncIterator[RunningServer]
 
 async def sign_in_link(settings: Settings, *args: str) -> tuple[int, str, str]:
     """Run `storeplane sign-in-link` as a person would, on the server's database."""
-    env = {
-        **os.environ,
+    variables = {
         "STOREPLANE_DATA_DIR": str(settings.data_dir),
         "STOREPLANE_API_TOKENS": API_TOKENS,
         "STOREPLANE_PORT": "8123",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "storeplane.cli",
-        "sign-in-link",
-        *args,
-        env=env,
-        cwd=REPO,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    result = await storeplane("sign-in-link", *args, home=settings.data_dir, variables=variables)
+    return result.returncode, result.stdout, result.stderr
 
 
 def code_of(link: str) -> str:

@@ -14,7 +14,6 @@ import pwd
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +26,8 @@ from storeplane.events.models import EventSource, EventType, StoreEvent
 from storeplane.events.writer import EventWriter, StoreEventDraft
 from storeplane.settings import Settings
 from storeplane.stores.models import Store, StoreStatus
+from tests.app.cli_helpers import storeplane
 from tests.app.database_helpers import create_store, open_database
-from tests.helpers import REPO, run
 
 _databases = itertools.count()
 
@@ -214,17 +213,12 @@ async def test_a_second_serve_on_the_same_postgres_exits_2_naming_the_first(
     postgres_settings: Settings, tmp_path: Path
 ) -> None:
     async with exclusive_server(postgres_settings, on_lost=lambda: None):
-        env = {key: value for key, value in os.environ.items() if not key.startswith(("STOREPLANE_", "KUBE"))}
-        env |= {
-            "PYTHONPATH": str(REPO),
-            "HOME": str(tmp_path),
+        variables = {
             "STOREPLANE_API_TOKENS": "postgres-test-token-0123456789:alice",
             "STOREPLANE_DATA_DIR": str(tmp_path / "second"),
             "STOREPLANE_DATABASE_URL": postgres_settings.database_url,
         }
-        result = await run(
-            [sys.executable, "-m", "storeplane.cli", "serve", "--port", "0"], env=env, timeout=60
-        )
+        result = await storeplane("serve", "--port", "0", home=tmp_path, variables=variables)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     [line] = result.stderr.strip().splitlines()

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from kubesim.process import KubesimProcess
 from storeplane.cluster import KubeClusterParts, kube_cluster
+from storeplane.events.models import StoreEvent
 from storeplane.events.writer import EventWriter
 from storeplane.k8s.client import KubeApi
 from storeplane.k8s.helm import Helm, HelmConfig
@@ -93,6 +94,14 @@ class Stack:
         )
         return store
 
+    async def create_store(self, name: str) -> StoreRecord:
+        """createStore's whole path through the store service: recorded, announced, handed to provisioning."""
+        result = await self.system.services.stores.create_store(
+            owner="alice", name=name, engine="woocommerce", idempotency_key=None, client_address=None
+        )
+        assert isinstance(result, StoreRecord), result
+        return result
+
     async def move(self, store_id: str, to: StoreStatus, message: str) -> StoreRecord:
         """What the store service does before it calls the provisioner (Deleting, or Pending for a retry)."""
         store = await load_store(store_id)
@@ -165,3 +174,16 @@ async def reaches(store_id: str, status: StoreStatus, *, timeout: float = 60.0) 
         return store if store.status == status else None
 
     return await eventually(probe, timeout=timeout, interval=0.1, what=f"store {store_id} {status}")
+
+
+async def event_reasons(store_id: str) -> list[str]:
+    """The store's event reasons, in the order written."""
+    return [event.reason for event in await StoreEvent.filter(store_id=store_id).order_by("id")]
+
+
+async def assert_each_once(store_id: str, *steps: str) -> list[str]:
+    """Each of `steps` is in the store's history exactly once; the whole history, for more checks."""
+    order = await event_reasons(store_id)
+    for step in steps:
+        assert order.count(step) == 1, (step, order)
+    return order

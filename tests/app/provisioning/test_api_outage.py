@@ -11,10 +11,9 @@ import pytest
 
 from kubesim.client import ControlClient
 from kubesim.process import KubesimProcess
-from storeplane.events.models import StoreEvent
 from storeplane.stores.models import Store, StoreStatus
 from storeplane.stores.records import StoreRecord
-from tests.app.provisioning.stack_helpers import provisioning, reaches, unique_name
+from tests.app.provisioning.stack_helpers import assert_each_once, provisioning, reaches, unique_name
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.timeout(300)
@@ -32,15 +31,7 @@ async def test_stores_provisioning_through_an_api_outage_all_become_ready(
         stores: list[StoreRecord] = []
 
         async def create() -> None:
-            created = await stack.system.services.stores.create_store(
-                owner="alice",
-                name=unique_name(),
-                engine="woocommerce",
-                idempotency_key=None,
-                client_address=None,
-            )
-            assert isinstance(created, StoreRecord)
-            stores.append(created)
+            stores.append(await stack.create_store(unique_name()))
 
         # Half of them installing or waiting for their database when the API goes away (their MariaDB is
         # kept unready until it is over), half created during the outage.
@@ -64,7 +55,6 @@ async def test_stores_provisioning_through_an_api_outage_all_become_ready(
         for store in stores:
             await reaches(store.id, StoreStatus.READY, timeout=120)
         for store in stores:
-            reasons = [e.reason for e in await StoreEvent.filter(store_id=store.id).order_by("id")]
+            reasons = await assert_each_once(store.id, "Ready")
             assert "WaitingForCluster" in reasons, f"{store.name}: {', '.join(reasons)}"
-            assert reasons.count("Ready") == 1, reasons
         assert not await Store.filter(status=StoreStatus.FAILED).exists()

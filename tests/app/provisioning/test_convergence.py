@@ -18,7 +18,7 @@ from storeplane.stores.records import StoreRecord
 from storeplane.tasks import TaskKind, kind_of
 from tests.app.database_helpers import sqlite_write_lock
 from tests.app.provisioning.stack_helpers import (
-    Stack,
+    assert_each_once,
     provisioning,
     reaches,
     running,
@@ -36,32 +36,18 @@ AFTER_RELEASE_OF_A_FAILING_TASK = 45.0
 IMPATIENT = {"database_busy_timeout_ms": 100, "provisioning_timeout_seconds": 120}
 
 
-async def create(stack: Stack, name: str) -> StoreRecord:
-    result = await stack.system.services.stores.create_store(
-        owner="alice", name=name, engine="woocommerce", idempotency_key=None, client_address=None
-    )
-    assert isinstance(result, StoreRecord), result
-    return result
-
-
-async def reasons(store_id: str) -> list[str]:
-    return [event.reason for event in await StoreEvent.filter(store_id=store_id).order_by("id")]
-
-
 async def test_a_write_lock_right_after_create_store_delays_it_but_it_becomes_ready(
     kubesim: KubesimProcess, helm: str, kube_env: dict[str, str], tmp_path: Path
 ) -> None:
     async with provisioning(
         tmp_path, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, **IMPATIENT
     ) as stack:
-        store = await create(stack, unique_name())
+        store = await stack.create_store(unique_name())
         async with sqlite_write_lock(stack.settings, seconds=LOCK_SECONDS):
             pass  # held from right after the create until released
         released = time.monotonic()
         await reaches(store.id, StoreStatus.READY, timeout=AFTER_RELEASE)
-        order = await reasons(store.id)
-        for step in ("Created", "Provisioning", "HelmInstalled", "Ready"):
-            assert order.count(step) == 1, (step, order)
+        await assert_each_once(store.id, "Created", "Provisioning", "HelmInstalled", "Ready")
         release = await stack.helm.status(release=store.helm_release, namespace=store.namespace)
         assert release.revision == 1  # one install, no second helm call
         print(f"Ready {time.monotonic() - released:.1f}s after the lock's release")
@@ -73,7 +59,7 @@ async def test_a_write_lock_right_after_delete_store_delays_it_but_it_is_deleted
     async with provisioning(
         tmp_path, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, **IMPATIENT
     ) as stack:
-        store = await create(stack, unique_name())
+        store = await stack.create_store(unique_name())
         await reaches(store.id, StoreStatus.READY, timeout=60)
         deleting = await stack.system.services.stores.delete_store(owner="alice", id=store.id)
         assert isinstance(deleting, StoreRecord)
@@ -81,9 +67,7 @@ async def test_a_write_lock_right_after_delete_store_delays_it_but_it_is_deleted
         async with sqlite_write_lock(stack.settings, seconds=LOCK_SECONDS):
             pass
         await reaches(store.id, StoreStatus.DELETED, timeout=AFTER_RELEASE)
-        order = await reasons(store.id)
-        for step in ("DeleteRequested", "HelmUninstalled", "Deleted"):
-            assert order.count(step) == 1, (step, order)
+        await assert_each_once(store.id, "DeleteRequested", "HelmUninstalled", "Deleted")
 
 
 async def test_a_store_whose_task_was_lost_is_resumed_by_the_sweep(
@@ -133,9 +117,7 @@ async def test_a_task_that_fails_unexpectedly_is_tried_again_later(
                 await stack.provisioner.submit(store.id)
             await reaches(store.id, StoreStatus.READY, timeout=AFTER_RELEASE_OF_A_FAILING_TASK)
         assert any("install task failed; trying again" in r.getMessage() for r in caplog.records), caplog.text
-        order = await reasons(store.id)
-        for step in ("Provisioning", "HelmInstalled", "Ready"):
-            assert order.count(step) == 1, (step, order)
+        await assert_each_once(store.id, "Provisioning", "HelmInstalled", "Ready")
 
 
 async def test_a_ready_store_whose_setup_job_is_deleted_stays_ready_also_after_a_restart(
@@ -146,7 +128,7 @@ async def test_a_ready_store_whose_setup_job_is_deleted_stays_ready_also_after_a
     async with running(
         settings, kubesim=kubesim, helm_bin=helm, kube_env=kube_env, tmp_path=tmp_path
     ) as stack:
-        store = await create(stack, unique_name())
+        store = await stack.create_store(unique_name())
         await reaches(store.id, StoreStatus.READY, timeout=60)
         [job_name] = [
             e.involved_name for e in await StoreEvent.filter(store_id=store.id, reason="JobCompleted")
